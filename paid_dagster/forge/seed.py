@@ -42,6 +42,7 @@ def seed_sample(forge: Forge) -> SampleSeed:
     tokens = {login: forge.create_user(login) for login in (admin, writer, outsider, bot)}
     if forge.store.repo(*SAMPLE_REPO.split("/")) is None:
         forge.create_repo(SAMPLE_REPO, sample_files(), description="A tiny shopping cart with a bug")
+        forge.store.set_user_type(SAMPLE_REPO.split("/")[0], "Organization")
         forge.grant(SAMPLE_REPO, admin, "admin")
         forge.grant(SAMPLE_REPO, writer, "write")
         forge.grant(SAMPLE_REPO, bot, "write")

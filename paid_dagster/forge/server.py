@@ -146,7 +146,7 @@ def get_user(api: Api, req: Request) -> Reply:
     user = api.store.user(req.params["login"])
     if user is None:
         raise not_found()
-    return Reply(200, api.shapes.user(user))
+    return Reply(200, api.shapes.user(user, private=req.user is not None and req.user["id"] == user["id"]))
 
 
 @route("POST", "/user/repos")
@@ -870,7 +870,20 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             return password
         return None
 
-    def send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def send(self, status: int, body: bytes, headers: dict[str, str], counted: bool = False) -> None:
+        # Logged before the answer leaves, so that a client that has its answer also finds it in the log.
+        if self.log_this:
+            self.server.traffic.record(
+                LoggedRequest(
+                    self.command,
+                    self.path,
+                    status,
+                    counted,
+                    self.login,
+                    time.time(),
+                    (time.monotonic() - self.started) * 1000,
+                )
+            )
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -880,40 +893,34 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def handle_any(self) -> None:
-        started = time.monotonic()
+        self.started = time.monotonic()
+        self.login: str | None = None
         split = urlsplit(self.path)
         path = split.path.rstrip("/") or "/"
+        self.log_this = not path.startswith("/_forge/") or path.startswith("/_forge/as/")
         raw = self.read_body()
         if path.startswith("/_forge/"):
-            status, counted, login = self.handle_admin(path, split.query, raw), False, None
+            self.handle_admin(path, split.query, raw)
         elif re.match(r"^/[^/]+/[^/]+\.git/", path):
-            status, counted, login = self.handle_git(path, split.query, raw)
+            self.handle_git(path, split.query, raw)
         else:
-            status, counted, login = self.handle_api(path, split.query, raw)
-        if not path.startswith("/_forge/"):
-            self.server.traffic.record(
-                LoggedRequest(
-                    self.command, self.path, status, counted, login, time.time(), (time.monotonic() - started) * 1000
-                )
-            )
+            self.handle_api(path, split.query, raw)
 
     # --- REST ------------------------------------------------------------------------------------------
 
-    def handle_api(
-        self, path: str, query: str, raw: bytes, as_user: Row | None = None
-    ) -> tuple[int, bool, str | None]:
+    def handle_api(self, path: str, query: str, raw: bytes, as_user: Row | None = None) -> int:
         traffic, service = self.server.traffic, self.server.service
         headers = {"Content-Type": "application/json; charset=utf-8", "X-GitHub-Media-Type": "github.v3"}
         token = self.credentials()
         user = as_user or (service.store.user_for_token(token) if token else None)
-        login = user["login"] if user else None
+        login = self.login = user["login"] if user else None
         if token is not None and user is None and as_user is None:
-            return self.reply_error(401, "Bad credentials", headers), False, None
+            return self.reply_error(401, "Bad credentials", headers)
         fault = traffic.fault_for(path)
         who = login or f"ip:{self.client_address[0]}"
         if fault is not None and fault.status is not None:
             _, limit_headers = traffic.limit_headers(who, user is not None, spend=False)
-            return self.reply_error(fault.status, fault.message, {**headers, **limit_headers, **fault.headers}), False, login
+            return self.reply_error(fault.status, fault.message, {**headers, **limit_headers, **fault.headers})
         spend = path != "/rate_limit"
         if_none_match = self.headers.get("If-None-Match")
         # A conditional GET spends a point only when it is not answered 304, so decide after serving.
@@ -922,19 +929,19 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         )
         if not allowed:
             message = f"API rate limit exceeded for user ID {user['id'] if user else 0}."
-            return self.reply_error(403, message, {**headers, **limit_headers}), False, login
+            return self.reply_error(403, message, {**headers, **limit_headers})
         try:
             body = json.loads(raw) if raw.strip() else None
         except json.JSONDecodeError:
-            return self.reply_error(400, "Problems parsing JSON", {**headers, **limit_headers}), spend, login
+            return self.reply_error(400, "Problems parsing JSON", {**headers, **limit_headers}, counted=spend)
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         req = Request(self.command if self.command != "HEAD" else "GET", path, params, body, user, self.base)
         try:
             reply = dispatch(Api(service, traffic, self.base), req)
         except ApiError as exc:
-            return self.reply_error(exc.status, exc.message, {**headers, **limit_headers}, exc.errors), spend, login
+            return self.reply_error(exc.status, exc.message, {**headers, **limit_headers}, exc.errors, spend)
         except GitError as exc:
-            return self.reply_error(422, str(exc), {**headers, **limit_headers}), spend, login
+            return self.reply_error(422, str(exc), {**headers, **limit_headers}, counted=spend)
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         headers.update(limit_headers)
         headers.update(reply.headers)
@@ -946,33 +953,38 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"
             if if_none_match and etag in [t.strip() for t in if_none_match.split(",")]:
                 self.send(304, b"", headers)
-                return 304, False, login
+                return 304
             if if_none_match and spend:
                 allowed, limit_headers = traffic.limit_headers(who, user is not None, spend=True)
                 headers.update(limit_headers)
                 counted = True
-        self.send(reply.status, payload, headers)
-        return reply.status, counted, login
+        self.send(reply.status, payload, headers, counted)
+        return reply.status
 
     def reply_error(
-        self, status: int, message: str, headers: dict[str, str], errors: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str],
+        errors: list[dict[str, Any]] | None = None,
+        counted: bool = False,
     ) -> int:
         doc = "rest/overview/rate-limits-for-the-rest-api" if "rate limit" in message else "rest"
-        self.send(status, json.dumps(error(message, status, errors, doc)).encode(), headers)
+        self.send(status, json.dumps(error(message, status, errors, doc)).encode(), headers, counted)
         return status
 
     # --- git smart HTTP --------------------------------------------------------------------------------
 
-    def handle_git(self, path: str, query: str, body: bytes) -> tuple[int, bool, str | None]:
+    def handle_git(self, path: str, query: str, body: bytes) -> int:
         service = self.server.service
         owner, repo_git, rest = path.lstrip("/").split("/", 2)
         repo = service.store.repo(owner, repo_git.removesuffix(".git"))
         token = self.credentials()
         user = service.store.user_for_token(token) if token else None
-        login = user["login"] if user else None
+        login = self.login = user["login"] if user else None
         if repo is None:
             self.send(404, b"Repository not found.\n", {"Content-Type": "text/plain"})
-            return 404, False, login
+            return 404
         pushing = "git-receive-pack" in (rest, parse_qs(query).get("service", [""])[0])
         needed = "write" if pushing else "read"
         if PERMISSION_RANK[service.store.permission(repo, user)] < PERMISSION_RANK[needed]:
@@ -982,7 +994,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
                 b"Authentication required.\n" if status == 401 else b"Permission denied.\n",
                 {"WWW-Authenticate": 'Basic realm="GitHub"', "Content-Type": "text/plain"},
             )
-            return status, False, login
+            return status
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GIT_PROJECT_ROOT": str(service.git_root),
@@ -1010,10 +1022,10 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
                 status = int(value.strip().split()[0])
             elif name:
                 headers[name.strip()] = value.strip()
-        self.send(status, payload, headers)
         if pushing and self.command == "POST" and status == 200:
-            service.after_push(repo)
-        return status, False, login
+            service.after_push(repo)  # before answering: the pusher then sees the PR already moved
+        self.send(status, payload, headers)
+        return status
 
     # --- admin ---------------------------------------------------------------------------------------------
 
@@ -1027,7 +1039,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             user = service.store.user(login)
             if user is None:
                 return self.reply_error(404, f"no forge user {login}", {"Content-Type": "application/json"})
-            return self.handle_api("/" + api_path, query, raw, as_user=user)[0]
+            return self.handle_api("/" + api_path, query, raw, as_user=user)
         status, payload = admin_route(service, traffic, self.command, path, query, raw)
         self.send(status, json.dumps(payload).encode(), {"Content-Type": "application/json"})
         return status

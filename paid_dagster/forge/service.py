@@ -33,9 +33,8 @@ def not_found() -> ApiError:
 
 
 def validation(resource: str, field: str, code: str = "invalid", message: str | None = None) -> ApiError:
-    err: dict[str, Any] = {"resource": resource, "field": field, "code": code}
-    if message:
-        err["message"] = message
+    default = f"{field} is {code.replace('_', ' ')}" if field else code
+    err: dict[str, Any] = {"resource": resource, "field": field, "code": code, "message": message or default}
     return ApiError(422, "Validation Failed", [err])
 
 
@@ -180,6 +179,8 @@ class Service:
                 login = changes.get("assignee") or (changes.get("assignees") or [None])[0]
                 user = self.store.user(login) if login else None
                 db.execute("UPDATE issues SET assignee_id = ? WHERE id = ?", (user["id"] if user else None, issue["id"]))
+                if user is not None:
+                    self.store.add_event(db, issue["id"], actor["id"], "assigned", assignee_id=user["id"])
             db.execute("UPDATE issues SET updated_at = ? WHERE id = ?", (now, issue["id"]))
         return self.store.issue_by_id(issue["id"]) or {}
 

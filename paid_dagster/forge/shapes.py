@@ -205,6 +205,8 @@ class Shapes:
             "master_branch": repo["default_branch"],
             "permissions": self.permissions(viewer_permission),
         }
+        if owner is not None and owner["type"] == "Organization":
+            shaped["organization"] = self.simple_user(owner)
         if full:
             shaped.update(
                 {
@@ -369,6 +371,9 @@ class Shapes:
             "created_at": event["created_at"],
             "performed_via_github_app": None,
         }
+        if event["assignee_id"] is not None:
+            shaped["assignee"] = self.simple_user(self.store.user_by_id(event["assignee_id"]))
+            shaped["assigner"] = shaped["actor"]
         if event["label_name"] is not None:
             shaped["label"] = {"name": event["label_name"], "color": event["label_color"]}
         if with_issue:
@@ -708,6 +713,7 @@ class Shapes:
                     "security_events",
                     "statuses",
                     "vulnerability_alerts",
+                    "workflows",
                 )
             },
             "events": ["check_run", "check_suite", "pull_request", "push"],

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS comments (
 CREATE INDEX IF NOT EXISTS comments_by_issue ON comments(issue_id);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY, issue_id INTEGER NOT NULL, actor_id INTEGER NOT NULL, event TEXT NOT NULL,
-  label_name TEXT, label_color TEXT, commit_id TEXT, created_at TEXT NOT NULL);
+  label_name TEXT, label_color TEXT, commit_id TEXT, assignee_id INTEGER, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_issue ON events(issue_id);
 CREATE TABLE IF NOT EXISTS reactions (
   id INTEGER PRIMARY KEY, subject TEXT NOT NULL, subject_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
@@ -144,6 +144,10 @@ class Store:
         user = self.one("SELECT * FROM users WHERE id = ?", user_id)
         assert user is not None
         return user, token
+
+    def set_user_type(self, login: str, kind: str) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE users SET type = ? WHERE login = ?", (kind, login))
 
     def user_for_token(self, token: str) -> Row | None:
         return self.one("SELECT u.* FROM users u JOIN tokens t ON t.user_id = u.id WHERE t.token = ?", token)
@@ -257,8 +261,8 @@ class Store:
 
     def add_event(self, db: sqlite3.Connection, issue_id: int, actor_id: int, event: str, **extra: Any) -> None:
         db.execute(
-            "INSERT INTO events(issue_id, actor_id, event, label_name, label_color, commit_id, created_at)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO events(issue_id, actor_id, event, label_name, label_color, commit_id, assignee_id,"
+            " created_at) VALUES (?,?,?,?,?,?,?,?)",
             (
                 issue_id,
                 actor_id,
@@ -266,6 +270,7 @@ class Store:
                 extra.get("label_name"),
                 extra.get("label_color"),
                 extra.get("commit_id"),
+                extra.get("assignee_id"),
                 now_iso(),
             ),
         )
