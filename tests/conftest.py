@@ -32,6 +32,7 @@ def github_as(forge: Forge) -> Callable[..., Github]:
     def make(login: str, **kwargs: object) -> Github:
         kwargs.setdefault("retry", None)
         kwargs.setdefault("seconds_between_writes", 0)
+        kwargs.setdefault("seconds_between_requests", 0)
         return Github(base_url=forge.url, auth=Auth.Token(forge.token(login)), **kwargs)  # type: ignore[arg-type]
 
     return make

@@ -1,0 +1,71 @@
+"""Prompts as data: templates in versioned files, rendered with the issue fenced as untrusted input."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from jinja2 import StrictUndefined, Template
+
+from ..secrets import redact
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+MAX_UNTRUSTED_CHARS = 20_000
+INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
+HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.S)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def sanitize_untrusted(text: str | bytes, limit: int = MAX_UNTRUSTED_CHARS) -> str:
+    """Issue text as data: valid UTF-8, no hidden HTML comments or invisible characters, capped in length."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = text.encode("utf-8", errors="replace").decode("utf-8")
+    text = HTML_COMMENT.sub("", text)
+    text = INVISIBLE.sub("", text)
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    if len(text) > limit:
+        text = text[:limit] + f"\n[… truncated: {len(text) - limit} more characters not shown]"
+    return redact(text)
+
+
+def fence(label: str, text: str) -> str:
+    """Wraps untrusted text in a fence the text itself cannot close."""
+    marker = "UNTRUSTED-" + hashlib.sha256(text.encode()).hexdigest()[:8].upper()
+    return f"<<<{marker} {label}>>>\n{text}\n<<<END {marker}>>>"
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    name: str
+    template_hash: str
+    text: str
+
+    @property
+    def rendered_hash(self) -> str:
+        return content_hash(self.text)
+
+
+def load_template(name: str, overrides_dir: Path | None = None) -> tuple[str, str]:
+    for directory in (overrides_dir, TEMPLATES_DIR):
+        if directory is not None and (directory / f"{name}.md").is_file():
+            source = (directory / f"{name}.md").read_text()
+            return source, content_hash(source)
+    raise FileNotFoundError(f"no prompt template {name!r} in {overrides_dir or ''} or {TEMPLATES_DIR}")
+
+
+def render(name: str, overrides_dir: Path | None = None, **values: object) -> RenderedPrompt:
+    source, template_hash = load_template(name, overrides_dir)
+    text = Template(source, undefined=StrictUndefined, keep_trailing_newline=True).render(**values)
+    return RenderedPrompt(name, template_hash, text)
+
+
+def render_task(title: str, body: str, repo: str, number: int, overrides_dir: Path | None = None) -> RenderedPrompt:
+    issue = f"Title: {sanitize_untrusted(title, 500)}\n\n{sanitize_untrusted(body)}"
+    return render("task", overrides_dir, repo=repo, number=number, issue=fence("GitHub issue", issue))

@@ -1,0 +1,139 @@
+"""One agent run on one issue: workspace, prompt, engine in a sandbox, auto-commit, and the events of it all."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import PaidConfig, RepoSettings
+from ..github.client import IssueSnapshot
+from ..keys import branch_name, issue_key
+from ..ledger import Ledger
+from ..llm import LLMGateway
+from .engine import EngineLimits, MiniSweAgentEngine
+from .prompts import render_task
+from .sandbox import open_sandbox
+from .workspace import Workspace
+
+
+@dataclass(frozen=True)
+class AgentRunResult:
+    run_id: str
+    repo: str
+    number: int
+    branch: str
+    base: str
+    outcome: str
+    engine: str
+    sandbox: str
+    model: str
+    turns: int
+    llm_calls: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    duration_s: float
+    head_sha: str
+    commits_ahead: int
+    files_changed: int
+    insertions: int
+    deletions: int
+    diff_stat: str
+    prompt_template_hash: str
+    prompt_hash: str
+    summary: str
+    worktree: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def llm_totals(ledger: Ledger, stream: str, run_id: str) -> dict[str, float]:
+    calls = [e.data for e in ledger.read(stream=stream, kinds=["llm.call"]) if e.data.get("run_id") == run_id]
+    return {
+        "llm_calls": len(calls),
+        "tokens_in": sum(int(c.get("tokens_in", 0)) for c in calls),
+        "tokens_out": sum(int(c.get("tokens_out", 0)) for c in calls),
+        "cost_usd": round(sum(float(c.get("cost_usd", 0.0)) for c in calls), 8),
+    }
+
+
+def run_agent(
+    config: PaidConfig,
+    settings: RepoSettings,
+    issue: IssueSnapshot,
+    clone_url: str,
+    default_branch: str,
+    token: str,
+    gateway: LLMGateway,
+    ledger: Ledger,
+    run_id: str,
+    attempt: dict[str, Any] | None = None,
+) -> AgentRunResult:
+    stream = issue_key(issue.repo, issue.number)
+    base = settings.base_branch or default_branch
+    branch = branch_name(settings.branch_prefix, issue.number, issue.title)
+    started = time.monotonic()
+    ledger.append(
+        stream,
+        "run.started",
+        {"run_id": run_id, "repo": issue.repo, "number": issue.number, "branch": branch, "base": base,
+         "engine": settings.engine, "model": config.model.name, **(attempt or {})},
+        idempotency_key=f"run.started:{run_id}",
+    )
+    try:
+        workspace = Workspace(Path(config.work_dir) / run_id / "repo", clone_url, token, branch, base)
+        workspace.prepare()
+        prompt = render_task(issue.title, issue.body, issue.repo, issue.number)
+        ledger.append(
+            stream,
+            "decision.made",
+            {"run_id": run_id, "decision": "engine_and_model", "engine": settings.engine, "model": config.model.name,
+             "sandbox": settings.sandbox, "prompt_template_hash": prompt.template_hash,
+             "prompt_hash": prompt.rendered_hash, "candidates": [config.model.name, *config.model.fallbacks],
+             "rationale": "configured in paid.yaml"},
+        )
+        sandbox = open_sandbox(settings.sandbox, workspace.path)
+        limits = EngineLimits(
+            config.limits.max_turns,
+            config.limits.wall_time_seconds,
+            config.limits.cost_ceiling_usd,
+            config.limits.command_timeout_seconds,
+        )
+        try:
+            result = MiniSweAgentEngine(gateway, stream, run_id).run(prompt.text, sandbox, limits)
+        finally:
+            sandbox.close()
+        workspace.commit_all(f"{issue.title} (#{issue.number})\n\nMade by Paid, run {run_id} ({result.outcome}).")
+        stat = workspace.diff_stat()
+        totals = llm_totals(ledger, stream, run_id)
+        outcome = result.outcome if workspace.commits_ahead() else ("no_changes" if result.outcome == "completed"
+                                                                     else result.outcome)
+        run = AgentRunResult(
+            run_id=run_id, repo=issue.repo, number=issue.number, branch=branch, base=base, outcome=outcome,
+            engine=settings.engine, sandbox=sandbox.name, model=config.model.name, turns=result.turns,
+            llm_calls=int(totals["llm_calls"]), tokens_in=int(totals["tokens_in"]),
+            tokens_out=int(totals["tokens_out"]), cost_usd=float(totals["cost_usd"]),
+            duration_s=round(time.monotonic() - started, 3), head_sha=workspace.head(),
+            commits_ahead=workspace.commits_ahead(), files_changed=stat.files, insertions=stat.insertions,
+            deletions=stat.deletions, diff_stat=stat.text, prompt_template_hash=prompt.template_hash,
+            prompt_hash=prompt.rendered_hash, summary=result.summary, worktree=str(workspace.path),
+        )
+    except Exception as exc:
+        ledger.append(
+            stream,
+            "run.finished",
+            {"run_id": run_id, "outcome": "error", "error": f"{type(exc).__name__}: {exc}",
+             "duration_s": round(time.monotonic() - started, 3), **llm_totals(ledger, stream, run_id)},
+            idempotency_key=f"run.finished:{run_id}",
+        )
+        raise
+    ledger.append(stream, "run.finished", run.as_dict(), idempotency_key=f"run.finished:{run_id}")
+    return run

@@ -1,0 +1,4 @@
+from .issues import agent_run, github_issue, pull_request
+from .partitions import paid_issues
+
+__all__ = ["agent_run", "github_issue", "paid_issues", "pull_request"]

@@ -1,0 +1,138 @@
+"""The issue → agent run → pull request spine, one partition per issue."""
+
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, MetadataValue, asset
+
+from ..agent.run import new_run_id, run_agent
+from ..agent.workspace import Workspace
+from ..github.client import IssueSnapshot
+from ..github.publish import publish_pull_request
+from ..keys import parse_issue_key
+from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
+from .partitions import paid_issues
+
+NO_RETRIES = {"dagster/max_retries": "0"}
+
+
+def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dict[str, Any]:
+    tags = context.run.tags
+    if tags.get("paid/labeler"):
+        return {"labeler": tags["paid/labeler"], "label_event_id": tags.get("paid/label_event_id")}
+    event = ledger_res.ledger().last(context.partition_key, "issue.labeled")
+    return {"labeler": event.data.get("labeler"), "label_event_id": event.data.get("label_event_id")} if event else {}
+
+
+@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
+def github_issue(
+    context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource
+) -> dict[str, Any]:
+    """A snapshot of the GitHub issue: title, body, labels, author, who labeled it, comment count."""
+    repo, number = parse_issue_key(context.partition_key)
+    snapshot = github.client().snapshot(repo, number)
+    labeling = _labeling(context, ledger)
+    ledger.ledger().append(
+        context.partition_key,
+        "issue.snapshot",
+        {"title": snapshot.title, "labels": list(snapshot.labels), "author": snapshot.author,
+         "comments": snapshot.comments, "updated_at": snapshot.updated_at, "dagster_run_id": context.run.run_id,
+         **labeling},
+    )
+    context.add_output_metadata(
+        {
+            "title": snapshot.title,
+            "url": MetadataValue.url(snapshot.html_url),
+            "labels": ", ".join(snapshot.labels),
+            "author": snapshot.author,
+            "labeler": str(labeling.get("labeler") or ""),
+            "comments": snapshot.comments,
+            "body_chars": len(snapshot.body),
+        }
+    )
+    return {**asdict(snapshot), **labeling}
+
+
+@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
+def agent_run(
+    context: AssetExecutionContext,
+    github_issue: dict[str, Any],
+    settings: SettingsResource,
+    github: GitHubResource,
+    llm: LLMResource,
+    ledger: LedgerResource,
+) -> dict[str, Any]:
+    """The coding agent's attempt on the issue, in a sandbox, committed to branch `paid/<n>-<slug>`."""
+    config = settings.load()
+    repo_settings = config.repository(github_issue["repo"])
+    client = github.client()
+    repo = client.repo(github_issue["repo"])
+    events = ledger.ledger()
+    fields = {k: github_issue[k] for k in IssueSnapshot.__dataclass_fields__}
+    fields["labels"] = tuple(fields["labels"])
+    result = run_agent(
+        config, repo_settings, IssueSnapshot(**fields), repo.clone_url, repo.default_branch, github.token(),
+        llm.gateway(events), events, new_run_id(),
+        attempt={"dagster_run_id": context.run.run_id, "label_event_id": github_issue.get("label_event_id")},
+    )
+    context.add_output_metadata(
+        {
+            "run_id": result.run_id,
+            "outcome": result.outcome,
+            "model": result.model,
+            "engine": result.engine,
+            "sandbox": result.sandbox,
+            "prompt_version": result.prompt_template_hash,
+            "prompt_hash": result.prompt_hash,
+            "turns": result.turns,
+            "tokens_in": result.tokens_in,
+            "tokens_out": result.tokens_out,
+            "cost_usd": MetadataValue.float(result.cost_usd),
+            "duration_s": MetadataValue.float(result.duration_s),
+            "branch": result.branch,
+            "diff_stat": MetadataValue.md(f"```\n{result.diff_stat or 'no changes'}\n```"),
+        }
+    )
+    return result.as_dict()
+
+
+@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
+def pull_request(
+    context: AssetExecutionContext,
+    agent_run: dict[str, Any],
+    github_issue: dict[str, Any],
+    github: GitHubResource,
+    ledger: LedgerResource,
+) -> dict[str, Any]:
+    """The one draft pull request for the issue ("Closes #N"), opened or updated, linked on the issue."""
+    client = github.client()
+    events = ledger.ledger()
+    repo, number = parse_issue_key(context.partition_key)
+    if agent_run["commits_ahead"] == 0:
+        context.log.warning(f"run {agent_run['run_id']} changed nothing ({agent_run['outcome']}): no pull request")
+        context.add_output_metadata({"state": "no_changes", "outcome": agent_run["outcome"]})
+        return {"state": "no_changes", "run_id": agent_run["run_id"]}
+    workspace = Workspace(
+        Path(agent_run["worktree"]), client.repo(repo).clone_url, github.token(), agent_run["branch"], agent_run["base"]
+    )
+    published = publish_pull_request(client, events, agent_run, github_issue["title"], workspace.push)
+    context.add_output_metadata(
+        {
+            "pr_url": MetadataValue.url(published.url),
+            "pr_number": published.number,
+            "created": published.created,
+            "run_id": agent_run["run_id"],
+            "outcome": agent_run["outcome"],
+            "model": agent_run["model"],
+            "turns": agent_run["turns"],
+            "tokens_in": agent_run["tokens_in"],
+            "tokens_out": agent_run["tokens_out"],
+            "cost_usd": MetadataValue.float(agent_run["cost_usd"]),
+            "duration_s": MetadataValue.float(agent_run["duration_s"]),
+            "branch": agent_run["branch"],
+        }
+    )
+    return {"state": "open", "number": published.number, "url": published.url, "run_id": agent_run["run_id"],
+            "created": published.created}

@@ -1,0 +1,246 @@
+"""What Paid asks of GitHub, on PyGithub, with errors turned into messages that say what to do."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from github import Auth, Github, GithubException
+from github.GithubRetry import GithubRetry
+from github.Issue import Issue
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from ..config import GitHubSettings
+from ..secrets import redact
+
+
+class GitHubError(RuntimeError):
+    """A GitHub problem described for the person who has to act on it."""
+
+
+class GitHubUnavailable(GitHubError):
+    pass
+
+
+class GitHubAuthError(GitHubError):
+    pass
+
+
+class GitHubNotFound(GitHubError):
+    pass
+
+
+class GitHubRateLimited(GitHubError):
+    pass
+
+
+@contextmanager
+def explained(action: str, base_url: str) -> Iterator[None]:
+    """Turns PyGithub's and the network's exceptions into GitHubErrors that say what to do."""
+    try:
+        yield
+    except GithubException as exc:
+        status = exc.status
+        message = exc.data.get("message") if isinstance(exc.data, dict) else str(exc.data)
+        if status == 401:
+            raise GitHubAuthError(
+                f"{action}: GitHub at {base_url} rejected the token ({message}); create a new token and set it"
+                " in the variable named by github.token_env"
+            ) from exc
+        if status == 404:
+            raise GitHubNotFound(
+                f"{action}: not found at {base_url}; check the repository name in paid.yaml and that the token"
+                " may see it"
+            ) from exc
+        if status in (403, 429) and "rate limit" in (message or "").lower():
+            raise GitHubRateLimited(f"{action}: rate limited by GitHub ({message}); Paid will try again later") from exc
+        if status >= 500:
+            raise GitHubUnavailable(f"{action}: GitHub answered {status} ({message}); Paid will try again") from exc
+        raise GitHubError(f"{action}: GitHub answered {status}: {redact(str(message))}") from exc
+    except requests.exceptions.RequestException as exc:
+        raise GitHubUnavailable(
+            f"{action}: cannot reach GitHub at {base_url} ({type(exc).__name__}); check github.base_url in"
+            " paid.yaml and the network"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class LabelEvent:
+    id: int
+    actor: str
+    label: str
+    created_at: str
+
+
+@dataclass
+class Poll:
+    """One conditional listing of labeled issues."""
+
+    not_modified: bool
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    etag: str | None = None
+    requests: int = 0
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class IssueSnapshot:
+    repo: str
+    number: int
+    title: str
+    body: str
+    labels: tuple[str, ...]
+    author: str
+    state: str
+    comments: int
+    html_url: str
+    updated_at: str
+
+
+def _next_link(headers: dict[str, str]) -> str | None:
+    match = re.search(r'<([^>]+)>;\s*rel="next"', headers.get("link", ""))
+    return match.group(1) if match else None
+
+
+class GitHubClient:
+    def __init__(self, settings: GitHubSettings, token: str) -> None:
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")
+        retry = GithubRetry(total=settings.retries, backoff_factor=0.2, secondary_rate_wait=5)
+        self.gh = Github(
+            base_url=self.base_url,
+            auth=Auth.Token(token),
+            retry=retry if settings.retries else None,
+            timeout=int(settings.timeout_seconds),
+            seconds_between_requests=0,
+            seconds_between_writes=settings.seconds_between_writes,
+            per_page=100,
+        )
+        self._repos: dict[str, Repository] = {}
+
+    def explained(self, action: str) -> Any:
+        return explained(action, self.base_url)
+
+    def whoami(self) -> str:
+        with self.explained("checking the token"):
+            return str(self.gh.get_user().login)
+
+    def repo(self, name: str) -> Repository:
+        if name not in self._repos:
+            with self.explained(f"opening repository {name}"):
+                self._repos[name] = self.gh.get_repo(name)
+        return self._repos[name]
+
+    # --- polling -----------------------------------------------------------------------------------
+
+    def poll_labeled(self, name: str, label: str, since: str | None, etag: str | None) -> Poll:
+        """Open issues with `label` updated since `since`, newest first, asked conditionally with `etag`.
+
+        Newest first matters: any change lands on the first page, so a 304 there means nothing changed.
+        """
+        params: dict[str, Any] = {"state": "open", "labels": label, "sort": "updated", "direction": "desc"}
+        params["per_page"] = 100
+        if since:
+            params["since"] = since
+        poll = Poll(not_modified=False)
+        url: str | None = f"/repos/{name}/issues"
+        first = True
+        with self.explained(f"listing issues labeled {label!r} in {name}"):
+            while url:
+                headers = {"If-None-Match": etag} if first and etag else {}
+                status, response_headers, body = self.gh.requester.requestJson(
+                    "GET", url, parameters=params if first else None, headers=headers
+                )
+                poll.requests += 1
+                if status == 304:
+                    poll.not_modified = True
+                    poll.etag = etag
+                    return poll
+                if status >= 400:
+                    data = json.loads(body) if body else {}
+                    raise GithubException(status, data, response_headers)
+                poll.points += 1
+                if first:
+                    poll.etag = response_headers.get("etag")
+                poll.issues.extend(i for i in json.loads(body) if "pull_request" not in i)
+                url = _next_link(response_headers)
+                first = False
+        return poll
+
+    def label_event(self, name: str, number: int, label: str) -> LabelEvent | None:
+        """The event that put `label` on the issue, if the label is still on it."""
+        current: LabelEvent | None = None
+        with self.explained(f"reading the events of {name}#{number}"):
+            for event in self.repo(name).get_issue(number).get_events():
+                event_label = event.raw_data.get("label") or {}
+                if event_label.get("name", "").lower() != label.lower():
+                    continue
+                if event.event == "labeled":
+                    actor = event.actor.login if event.actor else "ghost"
+                    current = LabelEvent(int(event.id), actor, event_label["name"], event.raw_data["created_at"])
+                elif event.event == "unlabeled":
+                    current = None
+        return current
+
+    def permission(self, name: str, login: str) -> str:
+        with self.explained(f"reading {login}'s permission on {name}"):
+            try:
+                data = self.repo(name)._requester.requestJsonAndCheck(
+                    "GET", f"/repos/{name}/collaborators/{login}/permission"
+                )[1]
+            except GithubException as exc:
+                if exc.status == 404:
+                    return "none"
+                raise
+        role = data.get("role_name") or data.get("permission") or "none"
+        return str(role)
+
+    # --- issues ------------------------------------------------------------------------------------
+
+    def issue(self, name: str, number: int) -> Issue:
+        with self.explained(f"reading issue {name}#{number}"):
+            return self.repo(name).get_issue(number)
+
+    def snapshot(self, name: str, number: int) -> IssueSnapshot:
+        issue = self.issue(name, number)
+        return IssueSnapshot(
+            repo=name,
+            number=number,
+            title=issue.title,
+            body=issue.body or "",
+            labels=tuple(label.name for label in issue.labels),
+            author=issue.user.login if issue.user else "ghost",
+            state=issue.state,
+            comments=issue.comments,
+            html_url=issue.html_url,
+            updated_at=issue.raw_data["updated_at"],
+        )
+
+    def comment(self, name: str, number: int, body: str) -> str:
+        with self.explained(f"commenting on {name}#{number}"):
+            return str(self.repo(name).get_issue(number).create_comment(redact(body)).html_url)
+
+    # --- pull requests -------------------------------------------------------------------------------
+
+    def open_pull_for(self, name: str, branch: str) -> PullRequest | None:
+        repo = self.repo(name)
+        with self.explained(f"looking for an open pull request from {branch} in {name}"):
+            for pull in repo.get_pulls(state="open", head=f"{repo.owner.login}:{branch}"):
+                return pull
+        return None
+
+    def open_pull(self, name: str, title: str, body: str, branch: str, base: str, draft: bool) -> PullRequest:
+        with self.explained(f"opening a pull request from {branch} in {name}"):
+            return self.repo(name).create_pull(
+                title=title, body=redact(body), head=branch, base=base, draft=draft
+            )
+
+    def update_pull(self, pull: PullRequest, body: str) -> None:
+        with self.explained(f"updating pull request #{pull.number}"):
+            pull.edit(body=redact(body))

@@ -1,0 +1,87 @@
+"""Publishing an agent run: push the branch, open (or update) the one draft PR, link it on the issue.
+
+Every side effect is guarded: the ledger remembers what was done, and GitHub itself is checked (the one
+open PR for the branch, a marker in Paid's comment) so that a retry after a crash never does it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..keys import issue_key
+from ..ledger import Ledger
+from .client import GitHubClient
+
+MARKER = "<!-- paid:{kind}:{ref} -->"
+
+
+@dataclass(frozen=True)
+class Published:
+    number: int
+    url: str
+    created: bool
+    commented: bool
+
+
+def pull_body(run: dict[str, Any], issue_number: int) -> str:
+    rows = [
+        ("Outcome", run["outcome"]),
+        ("Model", f"`{run['model']}`"),
+        ("Engine / sandbox", f"{run['engine']} / {run['sandbox']}"),
+        ("Turns", run["turns"]),
+        ("Tokens in / out", f"{run['tokens_in']:,} / {run['tokens_out']:,}"),
+        ("Cost", f"${run['cost_usd']:.4f}"),
+        ("Duration", f"{run['duration_s']:.1f} s"),
+        ("Prompt version", f"`{run['prompt_template_hash']}`"),
+        ("Run", f"`{run['run_id']}`"),
+    ]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
+    summary = (run.get("summary") or "").strip()
+    summary_block = f"\n\n### Agent's summary\n\n{summary}" if summary and summary != run["outcome"] else ""
+    return (
+        f"Closes #{issue_number}\n\nThis draft was written by Paid's coding agent. Please review it as you would"
+        f" any contribution.\n\n| | |\n|---|---|\n{table}{summary_block}\n\n"
+        + MARKER.format(kind="run", ref=run["run_id"])
+    )
+
+
+def publish_pull_request(
+    client: GitHubClient, ledger: Ledger, run: dict[str, Any], title: str, push: Any
+) -> Published:
+    """`push` pushes the branch (a callable, so that publishing can be tested without a workspace)."""
+    repo, number, branch = run["repo"], int(run["number"]), run["branch"]
+    stream = issue_key(repo, number)
+    push()
+    ledger.append(stream, "branch.pushed", {"run_id": run["run_id"], "branch": branch, "head_sha": run["head_sha"]},
+                  idempotency_key=f"branch.pushed:{run['run_id']}:{run['head_sha']}")
+    body = pull_body(run, number)
+    pull = client.open_pull_for(repo, branch)
+    created = pull is None
+    if pull is None:
+        pull = client.open_pull(repo, title, body, branch, run["base"], draft=True)
+        ledger.append(stream, "pr.opened",
+                      {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
+                      idempotency_key=f"pr.opened:{repo}:{pull.number}")
+    else:
+        client.update_pull(pull, body)
+        ledger.append(stream, "pr.updated",
+                      {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
+                      idempotency_key=f"pr.updated:{repo}:{pull.number}:{run['run_id']}")
+    commented = link_on_issue(client, ledger, repo, number, pull.number, pull.html_url)
+    return Published(pull.number, pull.html_url, created, commented)
+
+
+def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, pr_number: int, url: str) -> bool:
+    key = f"issue.commented:pr-link:{repo}#{number}:{pr_number}"
+    if ledger.has(key):
+        return False
+    marker = MARKER.format(kind="pr-link", ref=pr_number)
+    with client.explained(f"reading the comments of {repo}#{number}"):
+        already = any(marker in (c.body or "") for c in client.issue(repo, number).get_comments())
+    comment_url = None
+    if not already:
+        comment_url = client.comment(repo, number, f"I opened a draft pull request for this issue: {url}\n\n{marker}")
+    ledger.append(issue_key(repo, number), "issue.commented",
+                  {"purpose": "pr-link", "pr_number": pr_number, "comment_url": comment_url}, idempotency_key=key)
+    return not already

@@ -1,0 +1,52 @@
+"""Running the label sensor and its runs in this process, as the daemon would, for the demo and tests.
+
+The daemon adds the requested dynamic partitions, skips a run request whose run_key an earlier run
+already used, and launches the rest with the sensor's tags; this does the same on the given instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dagster import DagsterInstance, Definitions, RunsFilter, SensorResult, SkipReason, build_sensor_context
+
+from .sensors import paid_label_sensor
+
+
+@dataclass
+class Tick:
+    cursor: str | None
+    skip_reason: str | None = None
+    run_keys: list[str] = field(default_factory=list)
+    launched: list[str] = field(default_factory=list)
+    deduplicated: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def sensor_tick(instance: DagsterInstance, defs: Definitions, cursor: str | None, execute: bool = True) -> Tick:
+    resources = defs.resources or {}
+    with build_sensor_context(instance_ref=instance.get_ref(), cursor=cursor, resources=resources) as context:
+        result = paid_label_sensor(context)
+    if isinstance(result, SkipReason):
+        return Tick(cursor, result.skip_message)
+    assert isinstance(result, SensorResult)
+    tick = Tick(result.cursor if result.cursor is not None else cursor)
+    if result.skip_reason is not None:
+        tick.skip_reason = result.skip_reason.skip_message
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys or []))
+    job = defs.resolve_job_def("paid_build")
+    for run_request in result.run_requests or []:
+        key = str(run_request.run_key)
+        tick.run_keys.append(key)
+        if instance.get_runs(RunsFilter(tags={"dagster/run_key": key}), limit=1):
+            tick.deduplicated.append(key)
+            continue
+        if not execute:
+            continue
+        tags = {**run_request.tags, "dagster/run_key": key, "dagster/sensor_name": "paid_label_sensor"}
+        outcome = job.execute_in_process(
+            instance=instance, partition_key=run_request.partition_key, tags=tags, raise_on_error=False
+        )
+        (tick.launched if outcome.success else tick.failed).append(outcome.run_id)
+    return tick

@@ -1,0 +1,195 @@
+"""Append-only `events` table on SQLAlchemy (SQLite by default, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from ..secrets import redact_obj
+
+metadata = sa.MetaData()
+events_table = sa.Table(
+    "paid_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("stream", sa.String(255), nullable=False, index=True),
+    sa.Column("kind", sa.String(100), nullable=False, index=True),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=True, unique=True),
+)
+sa.Index("paid_events_kind_at", events_table.c.kind, events_table.c.at)
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    at: datetime
+    stream: str
+    kind: str
+    data: dict[str, Any]
+    idempotency_key: str | None
+
+
+def default_ledger_url() -> str:
+    """The same database as Dagster's storage: PostgreSQL when configured, else a file in DAGSTER_HOME."""
+    if os.environ.get("PAID_LEDGER_URL"):
+        return os.environ["PAID_LEDGER_URL"]
+    if os.environ.get("DAGSTER_PG_HOST"):
+        user = os.environ.get("DAGSTER_PG_USERNAME", "postgres")
+        password = os.environ.get("DAGSTER_PG_PASSWORD", "")
+        host = os.environ["DAGSTER_PG_HOST"]
+        port = os.environ.get("DAGSTER_PG_PORT", "5432")
+        db = os.environ.get("DAGSTER_PG_DB", "dagster")
+        return f"postgresql+psycopg2://{user}:{password}@{host}:{port}/{db}"
+    home = Path(os.environ.get("DAGSTER_HOME") or ".paid/dagster_home")
+    return f"sqlite:///{(home / 'paid_ledger.sqlite3').resolve()}"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_ENGINES: dict[str, sa.Engine] = {}
+
+
+def _engine(url: str) -> sa.Engine:
+    engine = _ENGINES.get(url)
+    if engine is None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+            @sa.event.listens_for(engine, "connect")
+            def _wal(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        metadata.create_all(engine)
+        _ENGINES[url] = engine
+    return engine
+
+
+class Ledger:
+    """Facts are appended as they happen and never updated or deleted."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or default_ledger_url()
+        self.engine = _engine(self.url)
+
+    def append(
+        self,
+        stream: str,
+        kind: str,
+        data: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        at: datetime | None = None,
+    ) -> Event | None:
+        """Appends a fact; with an idempotency key already used, appends nothing and returns None."""
+        row = {
+            "at": _utc(at or datetime.now(UTC)),
+            "stream": stream,
+            "kind": kind,
+            "data": redact_obj(json.loads(json.dumps(data or {}, default=str))),
+            "idempotency_key": idempotency_key,
+        }
+        try:
+            with self.engine.begin() as conn:
+                seq = conn.execute(events_table.insert().values(**row)).inserted_primary_key[0]  # type: ignore[index]
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            return None
+        return Event(seq=int(seq), **row)
+
+    def append_many(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Bulk append (for imports and benchmarks); rows have stream, kind, data and optionally at."""
+        batch = [
+            {
+                "at": _utc(r.get("at") or datetime.now(UTC)),
+                "stream": r["stream"],
+                "kind": r["kind"],
+                "data": r.get("data", {}),
+                "idempotency_key": r.get("idempotency_key"),
+            }
+            for r in rows
+        ]
+        if batch:
+            with self.engine.begin() as conn:
+                conn.execute(events_table.insert(), batch)
+        return len(batch)
+
+    def has(self, idempotency_key: str) -> bool:
+        return self.by_key(idempotency_key) is not None
+
+    def by_key(self, idempotency_key: str) -> Event | None:
+        query = sa.select(events_table).where(events_table.c.idempotency_key == idempotency_key)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return self._event(row) if row else None
+
+    def read(
+        self,
+        stream: str | None = None,
+        kinds: Iterable[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        return list(self.iter(stream, kinds, since, until, after_seq, limit))
+
+    def iter(
+        self,
+        stream: str | None = None,
+        kinds: Iterable[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> Iterator[Event]:
+        query = sa.select(events_table).where(events_table.c.seq > after_seq).order_by(events_table.c.seq)
+        if stream is not None:
+            query = query.where(events_table.c.stream == stream)
+        if kinds is not None:
+            query = query.where(events_table.c.kind.in_(list(kinds)))
+        if since is not None:
+            query = query.where(events_table.c.at >= _utc(since))
+        if until is not None:
+            query = query.where(events_table.c.at < _utc(until))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query):
+                yield self._event(row)
+
+    def last(self, stream: str, kind: str) -> Event | None:
+        query = (
+            sa.select(events_table)
+            .where(events_table.c.stream == stream, events_table.c.kind == kind)
+            .order_by(events_table.c.seq.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return self._event(row) if row else None
+
+    def count(self, kind: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(events_table)
+        if kind:
+            query = query.where(events_table.c.kind == kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    @staticmethod
+    def _event(row: Any) -> Event:
+        data = row.data if isinstance(row.data, dict) else json.loads(row.data)
+        return Event(row.seq, _utc(row.at), row.stream, row.kind, data, row.idempotency_key)

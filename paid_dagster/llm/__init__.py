@@ -1,0 +1,5 @@
+"""Model calls through litellm, each recorded as an `llm.call` event with litellm's own cost figure."""
+
+from .gateway import LLMError, LLMGateway, LLMReply
+
+__all__ = ["LLMError", "LLMGateway", "LLMReply"]

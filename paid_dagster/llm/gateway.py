@@ -1,0 +1,137 @@
+"""The one door to models: litellm, with fallbacks, pricing for local models and an event per call."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+
+from ..config import ModelSettings  # noqa: E402
+from ..ledger import Ledger  # noqa: E402
+from ..secrets import redact  # noqa: E402
+
+litellm.suppress_debug_info = True
+litellm.telemetry = False
+
+
+class LLMError(RuntimeError):
+    """A model call that failed, said so that the person reading it knows what to check."""
+
+
+class CostCeilingReached(LLMError):
+    pass
+
+
+@dataclass(frozen=True)
+class LLMReply:
+    content: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    tokens_cached: int
+    cost_usd: float
+    latency_ms: float
+    raw: Any
+
+
+def register_prices(settings: ModelSettings) -> None:
+    """Local and scripted models have no public price: paid.yaml gives one so that costs are tracked."""
+    if settings.input_cost_per_token is None and settings.output_cost_per_token is None:
+        return
+    provider = settings.name.split("/", 1)[0] if "/" in settings.name else "openai"
+    entry = {
+        "input_cost_per_token": settings.input_cost_per_token or 0.0,
+        "output_cost_per_token": settings.output_cost_per_token or 0.0,
+        "litellm_provider": provider,
+        "mode": "chat",
+        "max_tokens": 8192,
+        "max_input_tokens": 200000,
+        "max_output_tokens": 8192,
+    }
+    litellm.register_model({settings.name: entry, settings.name.split("/", 1)[-1]: entry})
+
+
+class LLMGateway:
+    def __init__(self, settings: ModelSettings, ledger: Ledger | None = None) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        register_prices(settings)
+
+    def _kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"temperature": self.settings.temperature, "timeout": self.settings.timeout_seconds}
+        if self.settings.api_base:
+            kwargs["api_base"] = self.settings.api_base
+        if self.settings.api_key_env:
+            key = os.environ.get(self.settings.api_key_env)
+            if not key:
+                raise LLMError(
+                    f"the environment variable {self.settings.api_key_env} (model.api_key_env) is not set:"
+                    " export the provider's API key there"
+                )
+            kwargs["api_key"] = key
+        elif self.settings.api_base:
+            kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers still want a key
+        if self.settings.fallbacks:
+            kwargs["fallbacks"] = list(self.settings.fallbacks)
+        return kwargs
+
+    def complete(
+        self, messages: list[dict[str, Any]], stream: str, purpose: str, run_id: str | None = None, **extra: Any
+    ) -> LLMReply:
+        started = time.monotonic()
+        try:
+            response = litellm.completion(model=self.settings.name, messages=messages, **self._kwargs(), **extra)
+        except Exception as exc:  # litellm raises many provider-specific types
+            latency = (time.monotonic() - started) * 1000
+            if self.ledger is not None:
+                self.ledger.append(
+                    stream,
+                    "llm.error",
+                    {"model": self.settings.name, "purpose": purpose, "run_id": run_id, "error": redact(str(exc)),
+                     "error_type": type(exc).__name__, "latency_ms": round(latency, 1)},
+                )
+            raise LLMError(
+                f"the model {self.settings.name} failed ({type(exc).__name__}): {redact(str(exc))[:300]}; check"
+                " model.name, model.api_base and the API key in paid.yaml"
+            ) from exc
+        latency = (time.monotonic() - started) * 1000
+        usage = getattr(response, "usage", None)
+        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+        details = getattr(usage, "prompt_tokens_details", None)
+        tokens_cached = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
+        try:
+            cost = float(litellm.completion_cost(completion_response=response, model=self.settings.name))
+        except Exception:  # an unpriced model: recorded as 0 and visible as such
+            cost = 0.0
+        reply = LLMReply(
+            content=response.choices[0].message.content or "",
+            model=str(getattr(response, "model", None) or self.settings.name),
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            tokens_cached=tokens_cached,
+            cost_usd=cost,
+            latency_ms=latency,
+            raw=response,
+        )
+        if self.ledger is not None:
+            self.ledger.append(
+                stream,
+                "llm.call",
+                {
+                    "model": self.settings.name,
+                    "purpose": purpose,
+                    "run_id": run_id,
+                    "tokens_in": tokens_in,
+                    "tokens_out": tokens_out,
+                    "tokens_cached": tokens_cached,
+                    "cost_usd": cost,
+                    "latency_ms": round(latency, 1),
+                },
+            )
+        return reply

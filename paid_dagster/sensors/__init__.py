@@ -1,0 +1,3 @@
+from .label_sensor import paid_label_sensor
+
+__all__ = ["paid_label_sensor"]

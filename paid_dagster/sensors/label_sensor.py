@@ -1,0 +1,76 @@
+"""The label sensor: a trusted person's trigger label on an issue becomes one run of the build job."""
+
+
+import json
+
+from dagster import (
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from ..config import ConfigError
+from ..github.client import GitHubError
+from ..github.scan import RepoCursor, scan_repository
+from ..jobs import paid_build_job
+from ..resources import GitHubResource, LedgerResource, SettingsResource
+from ..assets.partitions import paid_issues
+
+
+@sensor(
+    name="paid_label_sensor",
+    job=paid_build_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Polls configured repositories (ETag + since) for issues labeled by a trusted person.",
+)
+def paid_label_sensor(
+    context: SensorEvaluationContext, settings: SettingsResource, github: GitHubResource, ledger: LedgerResource
+) -> SensorResult | SkipReason:
+    try:
+        config = settings.load()
+        client = github.client()
+    except ConfigError as exc:
+        context.log.error(f"paid.yaml: {exc}")
+        return SkipReason(f"configuration problem: {exc} (run `paid doctor`)")
+    events = ledger.ledger()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    run_requests, partitions, notes = [], [], []
+    for repo in config.repositories:
+        outcome = scan_repository(
+            client, repo, RepoCursor.from_json(cursor.get(repo.name)), events, config.first_tick_backlog
+        )
+        if outcome.error:
+            context.log.error(f"{repo.name}: {outcome.error}")
+            notes.append(f"{repo.name}: {outcome.error}")
+            continue
+        cursor[repo.name] = outcome.cursor.to_json()
+        for note in outcome.ignored:
+            context.log.info(f"{repo.name} {note}")
+        for trigger in outcome.triggers:
+            partitions.append(trigger.partition_key)
+            run_requests.append(
+                RunRequest(
+                    run_key=trigger.run_key,
+                    partition_key=trigger.partition_key,
+                    tags={
+                        "paid/repo": trigger.repo,
+                        "paid/issue": str(trigger.number),
+                        "paid/labeler": trigger.event.actor,
+                        "paid/label_event_id": str(trigger.event.id),
+                        "dagster/max_retries": "0",
+                    },
+                )
+            )
+    new_cursor = json.dumps(cursor, sort_keys=True)
+    if not run_requests:
+        reason = "; ".join(notes) if notes else "no new trigger labels"
+        return SensorResult(skip_reason=reason, cursor=new_cursor)
+    return SensorResult(
+        run_requests=run_requests,
+        dynamic_partitions_requests=[paid_issues.build_add_request(sorted(set(partitions)))],
+        cursor=new_cursor,
+    )
