@@ -63,6 +63,12 @@ def explained(action: str, base_url: str) -> Iterator[None]:
         if status >= 500:
             raise GitHubUnavailable(f"{action}: GitHub answered {status} ({message}); Paid will try again") from exc
         raise GitHubError(f"{action}: GitHub answered {status}: {redact(str(message))}") from exc
+    except requests.exceptions.RetryError as exc:
+        reason = re.search(r"too many (\d+) error responses", str(exc))
+        detail = f"{reason.group(1)} answers" if reason else "errors"
+        raise GitHubUnavailable(
+            f"{action}: GitHub at {base_url} kept answering with {detail} after retries; Paid will try again"
+        ) from exc
     except requests.exceptions.RequestException as exc:
         raise GitHubUnavailable(
             f"{action}: cannot reach GitHub at {base_url} ({type(exc).__name__}); check github.base_url in"

@@ -29,7 +29,7 @@ def _overrides(kind: str) -> dict | None:
     url = postgres_url()
     if not url:
         pytest.fail("PostgreSQL tests need PAID_TEST_POSTGRES_URL: run them with `make test`, which starts PostgreSQL")
-    return {"storage": {"postgres": {"postgres_url": url}}}
+    return {"storage": {"postgres": {"postgres_url": url.replace("postgresql://", "postgresql+psycopg2://", 1)}}}
 
 
 def fresh_postgres_schema(url: str) -> None:
