@@ -23,7 +23,9 @@ class Tick:
     failed: list[str] = field(default_factory=list)
 
 
-def sensor_tick(instance: DagsterInstance, defs: Definitions, cursor: str | None, execute: bool = True) -> Tick:
+def sensor_tick(
+    instance: DagsterInstance, defs: Definitions, cursor: str | None, execute: bool = True, log_level: str = "DEBUG"
+) -> Tick:
     resources = defs.resources or {}
     with build_sensor_context(instance_ref=instance.get_ref(), cursor=cursor, resources=resources) as context:
         result = paid_label_sensor(context)
@@ -46,7 +48,11 @@ def sensor_tick(instance: DagsterInstance, defs: Definitions, cursor: str | None
             continue
         tags = {**run_request.tags, "dagster/run_key": key, "dagster/sensor_name": "paid_label_sensor"}
         outcome = job.execute_in_process(
-            instance=instance, partition_key=run_request.partition_key, tags=tags, raise_on_error=False
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            instance=instance,
+            partition_key=run_request.partition_key,
+            tags=tags,
+            raise_on_error=False,
         )
         (tick.launched if outcome.success else tick.failed).append(outcome.run_id)
     return tick

@@ -47,6 +47,8 @@ def register_prices(settings: ModelSettings) -> None:
     entry = {
         "input_cost_per_token": settings.input_cost_per_token or 0.0,
         "output_cost_per_token": settings.output_cost_per_token or 0.0,
+        "cache_read_input_token_cost": (settings.input_cost_per_token or 0.0) / 10,
+        "cache_creation_input_token_cost": settings.input_cost_per_token or 0.0,
         "litellm_provider": provider,
         "mode": "chat",
         "max_tokens": 8192,

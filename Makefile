@@ -1,0 +1,28 @@
+.PHONY: demo ui test lint bench setup clean
+
+# Installs everything and runs the offline demo: label → agent → draft PR on the local GitHub stand-in.
+demo: setup
+	scripts/system-deps.sh
+	.venv/bin/paid demo
+
+# The Dagster UI on the demo's instance (run `make demo` first).
+ui: setup
+	.venv/bin/paid ui
+
+# Installs everything (Python packages, bubblewrap, chromium, PostgreSQL) and runs the whole suite.
+test:
+	scripts/test.sh
+
+lint: setup
+	.venv/bin/ruff check paid_dagster tests bench
+	.venv/bin/ruff format --check paid_dagster tests bench
+	.venv/bin/mypy paid_dagster
+
+bench: setup
+	.venv/bin/python -m bench
+
+setup:
+	scripts/bootstrap.sh
+
+clean:
+	rm -rf .paid

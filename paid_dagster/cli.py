@@ -1,0 +1,309 @@
+"""`paid`: the demo, the doctor, config scaffolding and the offline stand-ins."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO_FORGE_PORT = 8765
+DEMO_MODEL_PORT = 8766
+EXAMPLE_CONFIG = """\
+# paid.yaml: what Paid watches and how it works. `paid doctor` checks this file and the environment.
+github:
+  base_url: https://api.github.com     # GitHub Enterprise: https://HOST/api/v3; the forge: http://127.0.0.1:8765
+  token_env: GITHUB_TOKEN              # the variable holding the token (never the token itself)
+  seconds_between_writes: 1.0
+model:
+  name: anthropic/claude-sonnet-4-5    # any litellm model string
+  api_key_env: ANTHROPIC_API_KEY
+  fallbacks: []
+limits:
+  max_turns: 40
+  wall_time_seconds: 1800
+  cost_ceiling_usd: 3.0
+first_tick_backlog: 10
+defaults:
+  trigger_label: paid-build
+  trusted_permissions: [write, maintain, admin]
+  branch_prefix: paid/
+  sandbox: auto                        # bubblewrap when installed; `local` only by explicit choice
+repositories:
+  - name: your-org/your-repo
+"""
+
+
+def default_home() -> Path:
+    return PROJECT_ROOT / ".paid"
+
+
+def ensure_dagster_home(home: Path) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    template = PROJECT_ROOT / ("deploy/dagster.postgres.yaml" if os.environ.get("DAGSTER_PG_HOST") else "dagster.yaml")
+    if template.is_file() and not config.exists():
+        shutil.copy(template, config)
+    elif not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def _wait_for_port(port: int, timeout: float = 60.0) -> bool:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.3)
+    return False
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dagster import AssetKey, DagsterInstance
+
+    from .stack import start_stack
+
+    base = Path(args.dir).resolve()
+    if args.fresh and base.exists():
+        shutil.rmtree(base)
+    home = ensure_dagster_home(base / "dagster_home")
+    os.environ["DAGSTER_HOME"] = str(home)
+    stack = start_stack(base / "stack", forge_port=args.forge_port, model_port=args.model_port)
+    os.environ["PAID_CONFIG"] = str(stack.config_path)
+    os.environ.setdefault("PAID_LEDGER_URL", f"sqlite:///{home / 'paid_ledger.sqlite3'}")
+    try:
+        from .definitions import defs
+        from .inprocess import sensor_tick
+
+        seed = stack.seed
+        writer = stack.forge.as_user(seed.writer)
+        issue = stack.forge.service.find_issue(stack.forge.repo(seed.repo), seed.issue_number)
+        if any(label["name"] == "paid-build" for label in stack.forge.store.labels_of(issue["id"])):
+            writer.unlabel(seed.repo, seed.issue_number, "paid-build")  # a demo re-run is a new attempt
+        print(f"1. {seed.writer} (write permission) labels {seed.repo}#{seed.issue_number} `paid-build`")
+        writer.label(seed.repo, seed.issue_number, "paid-build")
+        cursor_file = base / "sensor-cursor.json"
+        cursor = cursor_file.read_text() if cursor_file.exists() else None
+        instance = DagsterInstance.get()
+        print("2. the label sensor ticks; the build job runs: github_issue → agent_run → pull_request")
+        started = time.monotonic()
+        tick = sensor_tick(instance, defs, cursor, log_level="WARNING")
+        if tick.cursor:
+            cursor_file.write_text(tick.cursor)
+        if not tick.launched:
+            print(f"   no run: {tick.skip_reason or tick}", file=sys.stderr)
+            return 1
+        event = instance.get_latest_materialization_event(AssetKey("pull_request"))
+        meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+        run_event = instance.get_latest_materialization_event(AssetKey("agent_run"))
+        run_meta = run_event.asset_materialization.metadata if run_event and run_event.asset_materialization else {}
+        print(f"3. done in {time.monotonic() - started:.1f} s\n")
+        print(f"   pull request : {meta['pr_url'].value if 'pr_url' in meta else '(none)'}")
+        print(f"   outcome      : {run_meta['outcome'].value if 'outcome' in run_meta else '?'}")
+        print(f"   model        : {meta['model'].value if 'model' in meta else '?'}")
+        print(f"   turns        : {meta['turns'].value if 'turns' in meta else '?'}")
+        tokens = f"{meta['tokens_in'].value} in / {meta['tokens_out'].value} out" if "tokens_in" in meta else "?"
+        print(f"   tokens       : {tokens}")
+        print(f"   cost         : ${meta['cost_usd'].value:.5f}" if "cost_usd" in meta else "   cost: ?")
+        if "diff_stat" in run_meta:
+            print("   diff stat    :\n" + "\n".join("     " + line for line in
+                                                  str(run_meta["diff_stat"].value).strip("`\n").splitlines()))
+        print("\nOpen the Dagster UI on this instance (lineage, partitions, metadata, history):")
+        print("   make ui        # or: .venv/bin/paid ui")
+        print(f"   then browse http://127.0.0.1:{args.ui_port}  (DAGSTER_HOME={home})")
+    finally:
+        stack.stop()
+    if args.ui:
+        return cmd_ui(argparse.Namespace(dir=str(base), forge_port=args.forge_port, model_port=args.model_port,
+                                         ui_port=args.ui_port))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Runs the stand-ins from the demo's saved state and `dagster dev` on the demo's instance."""
+    from .stack import start_stack
+
+    base = Path(args.dir).resolve()
+    home = ensure_dagster_home(base / "dagster_home")
+    stack = start_stack(base / "stack", forge_port=args.forge_port, model_port=args.model_port)
+    env = dict(os.environ)
+    env.update({"DAGSTER_HOME": str(home), "PAID_CONFIG": str(stack.config_path),
+                "PAID_LEDGER_URL": env.get("PAID_LEDGER_URL", f"sqlite:///{home / 'paid_ledger.sqlite3'}")})
+    dagster = Path(sys.executable).parent / "dagster"
+    print(f"Dagster UI on http://127.0.0.1:{args.ui_port}  (forge {stack.forge.url}, Ctrl-C to stop)")
+    proc = subprocess.Popen(
+        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.ui_port)],
+        env=env, cwd=PROJECT_ROOT,
+    )
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait()
+    finally:
+        stack.stop()
+
+
+# --- doctor -----------------------------------------------------------------------------------------
+
+
+def diagnose(config_path: str | None) -> list[str]:
+    """Every problem with paid.yaml and the environment, each with its fix."""
+    from .agent.sandbox import SandboxUnavailable, open_sandbox
+    from .config import ConfigError, load_config
+    from .github.client import GitHubClient, GitHubError
+
+    problems: list[str] = []
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        return list(exc.problems)
+    try:
+        token = config.github_token()
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        token = None
+    if token:
+        client = GitHubClient(config.github, token)
+        try:
+            login = client.whoami()
+            print(f"ok  GitHub at {config.github.base_url} as {login}")
+            for repo in config.repositories:
+                try:
+                    found = client.repo(repo.name)
+                    permission = client.permission(repo.name, login)
+                    if permission not in ("write", "maintain", "admin"):
+                        problems.append(f"{repo.name}: the token's user {login} has {permission!r} permission;"
+                                        " Paid needs write to push branches and open pull requests")
+                    else:
+                        print(f"ok  {found.full_name} ({permission})")
+                except GitHubError as exc:
+                    problems.append(f"{repo.name}: {exc}")
+        except GitHubError as exc:
+            problems.append(str(exc))
+    if config.model.api_key_env and not os.environ.get(config.model.api_key_env):
+        problems.append(f"model: {config.model.api_key_env} is not set: export the API key for {config.model.name}")
+    for repo in config.repositories:
+        try:
+            open_sandbox(repo.sandbox, Path(config.work_dir)).close()
+        except SandboxUnavailable as exc:
+            problems.append(f"{repo.name}: {exc}")
+    if not os.environ.get("DAGSTER_HOME"):
+        problems.append("DAGSTER_HOME is not set: point it at a directory holding dagster.yaml (make demo makes one)")
+    return problems
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    problems = diagnose(args.config)
+    for problem in problems:
+        print(f"PROBLEM  {problem}")
+    print("all good" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if path.exists() and not args.force:
+        print(f"{path} exists; use --force to overwrite", file=sys.stderr)
+        return 1
+    path.write_text(EXAMPLE_CONFIG)
+    print(f"wrote {path}: list your repositories, then run `paid doctor`")
+    return 0
+
+
+# --- stand-ins ---------------------------------------------------------------------------------------
+
+
+def cmd_forge_serve(args: argparse.Namespace) -> int:
+    from .forge import Forge, seed_sample
+
+    forge = Forge(args.dir, port=args.port)
+    if args.seed == "sample":
+        forge.start()
+        seed = seed_sample(forge)
+        print(json.dumps({"url": forge.url, "repo": seed.repo, "tokens": seed.tokens}, indent=2), flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            forge.stop()
+            return 0
+    print(f"forge on http://127.0.0.1:{args.port}", flush=True)
+    forge.serve_forever()
+    return 0
+
+
+def cmd_model_serve(args: argparse.Namespace) -> int:
+    from .llm.scripted import Script, ScriptedModelServer
+
+    server = ScriptedModelServer(Script.load(args.script), port=args.port)
+    print(f"scripted model at {server.api_base}", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="paid", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="label → agent → PR offline, on a persistent Dagster instance")
+    demo.add_argument("--dir", default=str(default_home()))
+    demo.add_argument("--fresh", action="store_true", help="start from an empty forge and instance")
+    demo.add_argument("--ui", action="store_true", help="then open the Dagster UI")
+    demo.add_argument("--forge-port", type=int, default=DEMO_FORGE_PORT)
+    demo.add_argument("--model-port", type=int, default=DEMO_MODEL_PORT)
+    demo.add_argument("--ui-port", type=int, default=3000)
+    demo.set_defaults(func=cmd_demo)
+
+    ui = sub.add_parser("ui", help="the Dagster UI on the demo's instance, with the stand-ins running")
+    ui.add_argument("--dir", default=str(default_home()))
+    ui.add_argument("--forge-port", type=int, default=DEMO_FORGE_PORT)
+    ui.add_argument("--model-port", type=int, default=DEMO_MODEL_PORT)
+    ui.add_argument("--ui-port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+
+    doctor = sub.add_parser("doctor", help="check paid.yaml and the environment")
+    doctor.add_argument("--config", default=None)
+    doctor.set_defaults(func=cmd_doctor)
+
+    init = sub.add_parser("init", help="write a paid.yaml to fill in")
+    init.add_argument("path", nargs="?", default="paid.yaml")
+    init.add_argument("--force", action="store_true")
+    init.set_defaults(func=cmd_init)
+
+    forge = sub.add_parser("forge", help="the local GitHub stand-in")
+    forge_sub = forge.add_subparsers(dest="forge_command", required=True)
+    serve = forge_sub.add_parser("serve")
+    serve.add_argument("--dir", required=True)
+    serve.add_argument("--port", type=int, default=DEMO_FORGE_PORT)
+    serve.add_argument("--seed", choices=["sample", "none"], default="none")
+    serve.set_defaults(func=cmd_forge_serve)
+
+    model = sub.add_parser("model", help="the scripted model (OpenAI-compatible, for litellm)")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    model_serve = model_sub.add_parser("serve")
+    model_serve.add_argument("--script", default="demo")
+    model_serve.add_argument("--port", type=int, default=DEMO_MODEL_PORT)
+    model_serve.set_defaults(func=cmd_model_serve)
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

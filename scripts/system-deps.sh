@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages the sandbox, the browser test and the PostgreSQL tests need, when missing.
+set -euo pipefail
+need=()
+command -v git >/dev/null || need+=(git)
+command -v bwrap >/dev/null || need+=(bubblewrap)
+command -v prlimit >/dev/null || need+=(util-linux)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+[ "${PAID_WITH_DOCKER:-0}" = 1 ] && { command -v dockerd >/dev/null || need+=(docker.io); }
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "installing system packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
