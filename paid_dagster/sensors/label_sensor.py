@@ -2,6 +2,7 @@
 
 
 import json
+import os
 
 from dagster import (
     DefaultSensorStatus,
@@ -23,7 +24,7 @@ from ..assets.partitions import paid_issues
 @sensor(
     name="paid_label_sensor",
     job=paid_build_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=int(os.environ.get("PAID_SENSOR_INTERVAL", "30")),
     default_status=DefaultSensorStatus.STOPPED,
     description="Polls configured repositories (ETag + since) for issues labeled by a trusted person.",
 )

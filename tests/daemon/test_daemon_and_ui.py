@@ -1,0 +1,90 @@
+"""The same loop under `dagster dev` (daemon + webserver), and the Dagster UI in a real browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from paid_dagster.keys import issue_key
+from paid_dagster.ledger import Ledger
+
+from .conftest import DagsterDev, wait_until
+
+pytestmark = pytest.mark.daemon
+
+
+def open_pull(dev: DagsterDev) -> dict | None:
+    return dev.stack.forge.store.one(
+        "SELECT i.number, i.body, p.head_ref FROM pulls p JOIN issues i ON i.id = p.issue_id WHERE i.state = 'open'"
+    )
+
+
+@pytest.fixture(scope="module")
+def labeled(dagster_dev: DagsterDev) -> dict:
+    seed = dagster_dev.stack.seed
+    dagster_dev.stack.forge.as_user(seed.writer).label(seed.repo, seed.issue_number, "paid-build")
+    pull = wait_until(lambda: open_pull(dagster_dev), 240, what="the pull request opened by the daemon's run")
+    # The materialization of pull_request lands just after the PR: wait for the run to finish.
+    ledger = Ledger(dagster_dev.env["PAID_LEDGER_URL"])
+    wait_until(lambda: ledger.read(kinds=["issue.commented"]), 120, what="the run to finish")
+    return pull
+
+
+def test_daemon_runs_the_loop(dagster_dev: DagsterDev, labeled: dict) -> None:
+    seed = dagster_dev.stack.seed
+    assert f"Closes #{seed.issue_number}" in labeled["body"] and labeled["head_ref"].startswith("paid/1-")
+    kinds = [e.kind for e in Ledger(dagster_dev.env["PAID_LEDGER_URL"]).read(stream=issue_key(seed.repo, 1))]
+    assert "run.finished" in kinds and "pr.opened" in kinds
+
+
+def launch_browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.fail("Debian's chromium is missing: scripts/system-deps.sh installs it (make test runs it)")
+    manager = sync_playwright().start()
+    browser = manager.chromium.launch(
+        executable_path="/usr/bin/chromium",
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    )
+    return manager, browser
+
+
+def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, labeled: dict, tmp_path: Path) -> None:
+    key = issue_key(dagster_dev.stack.seed.repo, 1)
+    manager, browser = launch_browser()
+    try:
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        # Lineage: the asset graph of the group shows the three assets and the edges between them.
+        page.goto(f"{dagster_dev.url}/asset-groups/paid", wait_until="networkidle")
+        skip = page.get_by_role("button", name="Skip")
+        if skip.count():
+            skip.first.click()
+        for name in ("github_issue", "agent_run", "pull_request"):
+            page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "graph.png"))
+        page.goto(f"{dagster_dev.url}/assets/pull_request?view=lineage&lineageScope=upstream", wait_until="networkidle")
+        page.get_by_text("agent_run", exact=True).first.wait_for(timeout=60_000)
+        page.get_by_text("github_issue", exact=True).first.wait_for(timeout=60_000)
+        # Partitions: the issue's partition opens from the partitions view, and its key survives the URL.
+        page.goto(f"{dagster_dev.url}/assets/pull_request?view=partitions", wait_until="networkidle")
+        page.get_by_text(key, exact=True).first.click(timeout=60_000)
+        page.wait_for_url(f"**partition={key}**", timeout=60_000)
+        assert key in page.url
+        # Metadata: the PR link and the cost are on the partition's materialization.
+        page.get_by_text("pr_url", exact=True).first.wait_for(timeout=60_000)
+        page.get_by_text("cost_usd", exact=True).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert f"/pull/{labeled['number']}" in body
+        page.screenshot(path=str(tmp_path / "partition.png"))
+    finally:
+        browser.close()
+        manager.stop()
+    # The same lineage, as the webserver serves it to the graph.
+    query = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+    nodes = requests.post(f"{dagster_dev.url}/graphql", json={"query": query}, timeout=30).json()["data"]["assetNodes"]
+    upstream = {n["assetKey"]["path"][0]: sorted(d["path"][0] for d in n["dependencyKeys"]) for n in nodes}
+    assert upstream["pull_request"] == ["agent_run", "github_issue"] and upstream["agent_run"] == ["github_issue"]
