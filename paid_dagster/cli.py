@@ -121,16 +121,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"   tokens       : {tokens}")
         print(f"   cost         : ${meta['cost_usd'].value:.5f}" if "cost_usd" in meta else "   cost: ?")
         if "diff_stat" in run_meta:
-            print("   diff stat    :\n" + "\n".join("     " + line for line in
-                                                  str(run_meta["diff_stat"].value).strip("`\n").splitlines()))
+            print(
+                "   diff stat    :\n"
+                + "\n".join("     " + line for line in str(run_meta["diff_stat"].value).strip("`\n").splitlines())
+            )
         print("\nOpen the Dagster UI on this instance (lineage, partitions, metadata, history):")
         print("   make ui        # or: .venv/bin/paid ui")
         print(f"   then browse http://127.0.0.1:{args.ui_port}  (DAGSTER_HOME={home})")
     finally:
         stack.stop()
     if args.ui:
-        return cmd_ui(argparse.Namespace(dir=str(base), forge_port=args.forge_port, model_port=args.model_port,
-                                         ui_port=args.ui_port))
+        return cmd_ui(
+            argparse.Namespace(
+                dir=str(base), forge_port=args.forge_port, model_port=args.model_port, ui_port=args.ui_port
+            )
+        )
     return 0
 
 
@@ -142,13 +147,28 @@ def cmd_ui(args: argparse.Namespace) -> int:
     home = ensure_dagster_home(base / "dagster_home")
     stack = start_stack(base / "stack", forge_port=args.forge_port, model_port=args.model_port)
     env = dict(os.environ)
-    env.update({"DAGSTER_HOME": str(home), "PAID_CONFIG": str(stack.config_path),
-                "PAID_LEDGER_URL": env.get("PAID_LEDGER_URL", f"sqlite:///{home / 'paid_ledger.sqlite3'}")})
+    env.update(
+        {
+            "DAGSTER_HOME": str(home),
+            "PAID_CONFIG": str(stack.config_path),
+            "PAID_LEDGER_URL": env.get("PAID_LEDGER_URL", f"sqlite:///{home / 'paid_ledger.sqlite3'}"),
+        }
+    )
     dagster = Path(sys.executable).parent / "dagster"
     print(f"Dagster UI on http://127.0.0.1:{args.ui_port}  (forge {stack.forge.url}, Ctrl-C to stop)")
     proc = subprocess.Popen(
-        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(args.ui_port)],
-        env=env, cwd=PROJECT_ROOT,
+        [
+            str(dagster),
+            "dev",
+            "-w",
+            str(PROJECT_ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(args.ui_port),
+        ],
+        env=env,
+        cwd=PROJECT_ROOT,
     )
     try:
         return proc.wait()
@@ -188,8 +208,10 @@ def diagnose(config_path: str | None) -> list[str]:
                     found = client.repo(repo.name)
                     permission = client.permission(repo.name, login)
                     if permission not in ("write", "maintain", "admin"):
-                        problems.append(f"{repo.name}: the token's user {login} has {permission!r} permission;"
-                                        " Paid needs write to push branches and open pull requests")
+                        problems.append(
+                            f"{repo.name}: the token's user {login} has {permission!r} permission;"
+                            " Paid needs write to push branches and open pull requests"
+                        )
                     else:
                         print(f"ok  {found.full_name} ({permission})")
                 except GitHubError as exc:

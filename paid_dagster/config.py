@@ -129,9 +129,10 @@ def _section(cls: type, where: str, data: Any, problems: list[str]) -> Any:
             values[f.name] = tuple(value or ())
         elif isinstance(default, bool) and not isinstance(value, bool):
             problems.append(f"{where}.{f.name}: expected true or false, got {value!r}")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                problems.append(f"{where}.{f.name}: expected a number ≥ 0, got {value!r}")
+        elif isinstance(default, (int, float)) and (
+            not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0
+        ):
+            problems.append(f"{where}.{f.name}: expected a number ≥ 0, got {value!r}")
     try:
         return replace(defaults, **values)
     except TypeError as exc:

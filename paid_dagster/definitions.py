@@ -7,12 +7,12 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 
-from dagster import Definitions  # noqa: E402
+from dagster import Definitions
 
-from .assets import agent_run, github_issue, pull_request  # noqa: E402
-from .jobs import paid_build_job  # noqa: E402
-from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource  # noqa: E402
-from .sensors import paid_label_sensor  # noqa: E402
+from .assets import agent_run, github_issue, pull_request
+from .jobs import paid_build_job
+from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
+from .sensors import paid_label_sensor
 
 settings = SettingsResource()
 

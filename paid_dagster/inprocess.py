@@ -24,7 +24,11 @@ class Tick:
 
 
 def sensor_tick(
-    instance: DagsterInstance, defs: Definitions, cursor: str | None, execute: bool = True, log_level: str = "DEBUG"
+    instance: DagsterInstance,
+    defs: Definitions,
+    cursor: str | None,
+    execute: bool = True,
+    log_level: str = "DEBUG",
 ) -> Tick:
     resources = defs.resources or {}
     with build_sensor_context(instance_ref=instance.get_ref(), cursor=cursor, resources=resources) as context:

@@ -39,7 +39,12 @@ def stack_config(forge_url: str, api_base: str, repo: str, work_dir: Path, sandb
             "input_cost_per_token": INPUT_COST_PER_TOKEN,
             "output_cost_per_token": OUTPUT_COST_PER_TOKEN,
         },
-        "limits": {"max_turns": 20, "wall_time_seconds": 600, "cost_ceiling_usd": 1.0, "command_timeout_seconds": 60},
+        "limits": {
+            "max_turns": 20,
+            "wall_time_seconds": 600,
+            "cost_ceiling_usd": 1.0,
+            "command_timeout_seconds": 60,
+        },
         "first_tick_backlog": 10,
         "work_dir": str(work_dir),
         "repositories": [{"name": repo, "sandbox": sandbox}],

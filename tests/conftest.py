@@ -9,9 +9,9 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 
-from github import Auth, Github  # noqa: E402
+from github import Auth, Github
 
-from paid_dagster.forge import Forge, SampleSeed, seed_sample  # noqa: E402
+from paid_dagster.forge import Forge, SampleSeed, seed_sample
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ from typing import Any, Protocol
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 os.environ.setdefault("MSWEA_COST_TRACKING", "ignore_errors")
 
-from minisweagent.agents.default import DefaultAgent  # noqa: E402
-from minisweagent.exceptions import Submitted  # noqa: E402
-from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel  # noqa: E402
+from minisweagent.agents.default import DefaultAgent
+from minisweagent.exceptions import Submitted
+from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
 
-from ..llm import LLMError, LLMGateway  # noqa: E402
-from .prompts import load_template  # noqa: E402
-from .sandbox import Sandbox  # noqa: E402
+from ..llm import LLMError, LLMGateway
+from .prompts import load_template
+from .sandbox import Sandbox
 
 OUTCOMES = {
     "Submitted": "completed",
@@ -88,7 +88,11 @@ class SandboxEnvironment:
         if lines and lines[0].strip() == "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT" and result.returncode == 0:
             submission = "".join(lines[1:])
             raise Submitted(
-                {"role": "exit", "content": submission, "extra": {"exit_status": "Submitted", "submission": submission}}
+                {
+                    "role": "exit",
+                    "content": submission,
+                    "extra": {"exit_status": "Submitted", "submission": submission},
+                }
             )
         return output
 

@@ -84,8 +84,16 @@ def run_agent(
     ledger.append(
         stream,
         "run.started",
-        {"run_id": run_id, "repo": issue.repo, "number": issue.number, "branch": branch, "base": base,
-         "engine": settings.engine, "model": config.model.name, **(attempt or {})},
+        {
+            "run_id": run_id,
+            "repo": issue.repo,
+            "number": issue.number,
+            "branch": branch,
+            "base": base,
+            "engine": settings.engine,
+            "model": config.model.name,
+            **(attempt or {}),
+        },
         idempotency_key=f"run.started:{run_id}",
     )
     try:
@@ -95,10 +103,17 @@ def run_agent(
         ledger.append(
             stream,
             "decision.made",
-            {"run_id": run_id, "decision": "engine_and_model", "engine": settings.engine, "model": config.model.name,
-             "sandbox": settings.sandbox, "prompt_template_hash": prompt.template_hash,
-             "prompt_hash": prompt.rendered_hash, "candidates": [config.model.name, *config.model.fallbacks],
-             "rationale": "configured in paid.yaml"},
+            {
+                "run_id": run_id,
+                "decision": "engine_and_model",
+                "engine": settings.engine,
+                "model": config.model.name,
+                "sandbox": settings.sandbox,
+                "prompt_template_hash": prompt.template_hash,
+                "prompt_hash": prompt.rendered_hash,
+                "candidates": [config.model.name, *config.model.fallbacks],
+                "rationale": "configured in paid.yaml",
+            },
         )
         sandbox = open_sandbox(settings.sandbox, workspace.path)
         limits = EngineLimits(
@@ -114,24 +129,49 @@ def run_agent(
         workspace.commit_all(f"{issue.title} (#{issue.number})\n\nMade by Paid, run {run_id} ({result.outcome}).")
         stat = workspace.diff_stat()
         totals = llm_totals(ledger, stream, run_id)
-        outcome = result.outcome if workspace.commits_ahead() else ("no_changes" if result.outcome == "completed"
-                                                                     else result.outcome)
+        outcome = (
+            result.outcome
+            if workspace.commits_ahead()
+            else ("no_changes" if result.outcome == "completed" else result.outcome)
+        )
         run = AgentRunResult(
-            run_id=run_id, repo=issue.repo, number=issue.number, branch=branch, base=base, outcome=outcome,
-            engine=settings.engine, sandbox=sandbox.name, model=config.model.name, turns=result.turns,
-            llm_calls=int(totals["llm_calls"]), tokens_in=int(totals["tokens_in"]),
-            tokens_out=int(totals["tokens_out"]), cost_usd=float(totals["cost_usd"]),
-            duration_s=round(time.monotonic() - started, 3), head_sha=workspace.head(),
-            commits_ahead=workspace.commits_ahead(), files_changed=stat.files, insertions=stat.insertions,
-            deletions=stat.deletions, diff_stat=stat.text, prompt_template_hash=prompt.template_hash,
-            prompt_hash=prompt.rendered_hash, summary=result.summary, worktree=str(workspace.path),
+            run_id=run_id,
+            repo=issue.repo,
+            number=issue.number,
+            branch=branch,
+            base=base,
+            outcome=outcome,
+            engine=settings.engine,
+            sandbox=sandbox.name,
+            model=config.model.name,
+            turns=result.turns,
+            llm_calls=int(totals["llm_calls"]),
+            tokens_in=int(totals["tokens_in"]),
+            tokens_out=int(totals["tokens_out"]),
+            cost_usd=float(totals["cost_usd"]),
+            duration_s=round(time.monotonic() - started, 3),
+            head_sha=workspace.head(),
+            commits_ahead=workspace.commits_ahead(),
+            files_changed=stat.files,
+            insertions=stat.insertions,
+            deletions=stat.deletions,
+            diff_stat=stat.text,
+            prompt_template_hash=prompt.template_hash,
+            prompt_hash=prompt.rendered_hash,
+            summary=result.summary,
+            worktree=str(workspace.path),
         )
     except Exception as exc:
         ledger.append(
             stream,
             "run.finished",
-            {"run_id": run_id, "outcome": "error", "error": f"{type(exc).__name__}: {exc}",
-             "duration_s": round(time.monotonic() - started, 3), **llm_totals(ledger, stream, run_id)},
+            {
+                "run_id": run_id,
+                "outcome": "error",
+                "error": f"{type(exc).__name__}: {exc}",
+                "duration_s": round(time.monotonic() - started, 3),
+                **llm_totals(ledger, stream, run_id),
+            },
             idempotency_key=f"run.finished:{run_id}",
         )
         raise

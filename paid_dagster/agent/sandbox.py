@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -84,10 +85,8 @@ def _run_capped(argv: list[str], cwd: Path | None, env: dict[str, str], timeout:
     finally:
         selector.close()
         if timed_out or truncated or process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         process.wait()
         process.stdout.close()
     text = b"".join(chunks).decode("utf-8", errors="replace")
@@ -135,17 +134,37 @@ class BubblewrapSandbox:
             if os.path.islink(f"/{link}"):
                 argv += ["--symlink", f"usr/{link}", f"/{link}"]
         argv += [
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
-            "--bind", str(self.worktree), "/workspace", "--chdir", "/workspace",
-            "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            "--uid", "1000", "--gid", "1000", "--hostname", "sandbox",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--tmpfs",
+            "/tmp",
+            "--bind",
+            str(self.worktree),
+            "/workspace",
+            "--chdir",
+            "/workspace",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--uid",
+            "1000",
+            "--gid",
+            "1000",
+            "--hostname",
+            "sandbox",
         ]
         for key, value in scrubbed_environment().items():
             argv += ["--setenv", key, value]
         # Limits that bwrap lacks come from prlimit inside: processes, memory, file size.
         limits = [
-            "prlimit", f"--nproc={self.pids}", f"--as={self.memory_mb * 1024 * 1024}",
-            f"--fsize={512 * 1024 * 1024}", "--",
+            "prlimit",
+            f"--nproc={self.pids}",
+            f"--as={self.memory_mb * 1024 * 1024}",
+            f"--fsize={512 * 1024 * 1024}",
+            "--",
         ]
         return argv + limits + ["bash", "-c", command]
 

@@ -1,6 +1,5 @@
 """The issue → agent run → pull request spine, one partition per issue."""
 
-
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,7 @@ def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dic
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
-def github_issue(
-    context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource
-) -> dict[str, Any]:
+def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource) -> dict[str, Any]:
     """A snapshot of the GitHub issue: title, body, labels, author, who labeled it, comment count."""
     repo, number = parse_issue_key(context.partition_key)
     snapshot = github.client().snapshot(repo, number)
@@ -37,9 +34,15 @@ def github_issue(
     ledger.ledger().append(
         context.partition_key,
         "issue.snapshot",
-        {"title": snapshot.title, "labels": list(snapshot.labels), "author": snapshot.author,
-         "comments": snapshot.comments, "updated_at": snapshot.updated_at, "dagster_run_id": context.run.run_id,
-         **labeling},
+        {
+            "title": snapshot.title,
+            "labels": list(snapshot.labels),
+            "author": snapshot.author,
+            "comments": snapshot.comments,
+            "updated_at": snapshot.updated_at,
+            "dagster_run_id": context.run.run_id,
+            **labeling,
+        },
     )
     context.add_output_metadata(
         {
@@ -73,8 +76,15 @@ def agent_run(
     fields = {k: github_issue[k] for k in IssueSnapshot.__dataclass_fields__}
     fields["labels"] = tuple(fields["labels"])
     result = run_agent(
-        config, repo_settings, IssueSnapshot(**fields), repo.clone_url, repo.default_branch, github.token(),
-        llm.gateway(events), events, new_run_id(),
+        config,
+        repo_settings,
+        IssueSnapshot(**fields),
+        repo.clone_url,
+        repo.default_branch,
+        github.token(),
+        llm.gateway(events),
+        events,
+        new_run_id(),
         attempt={"dagster_run_id": context.run.run_id, "label_event_id": github_issue.get("label_event_id")},
     )
     context.add_output_metadata(
@@ -109,13 +119,17 @@ def pull_request(
     """The one draft pull request for the issue ("Closes #N"), opened or updated, linked on the issue."""
     client = github.client()
     events = ledger.ledger()
-    repo, number = parse_issue_key(context.partition_key)
+    repo, _number = parse_issue_key(context.partition_key)
     if agent_run["commits_ahead"] == 0:
         context.log.warning(f"run {agent_run['run_id']} changed nothing ({agent_run['outcome']}): no pull request")
         context.add_output_metadata({"state": "no_changes", "outcome": agent_run["outcome"]})
         return {"state": "no_changes", "run_id": agent_run["run_id"]}
     workspace = Workspace(
-        Path(agent_run["worktree"]), client.repo(repo).clone_url, github.token(), agent_run["branch"], agent_run["base"]
+        Path(agent_run["worktree"]),
+        client.repo(repo).clone_url,
+        github.token(),
+        agent_run["branch"],
+        agent_run["base"],
     )
     published = publish_pull_request(client, events, agent_run, github_issue["title"], workspace.push)
     context.add_output_metadata(
@@ -134,5 +148,10 @@ def pull_request(
             "branch": agent_run["branch"],
         }
     )
-    return {"state": "open", "number": published.number, "url": published.url, "run_id": agent_run["run_id"],
-            "created": published.created}
+    return {
+        "state": "open",
+        "number": published.number,
+        "url": published.url,
+        "run_id": agent_run["run_id"],
+        "created": published.created,
+    }

@@ -11,9 +11,7 @@ from .service import ApiError, Service
 from .traffic import Traffic
 
 
-def admin_route(
-    service: Service, traffic: Traffic, method: str, path: str, query: str, raw: bytes
-) -> tuple[int, Any]:
+def admin_route(service: Service, traffic: Traffic, method: str, path: str, query: str, raw: bytes) -> tuple[int, Any]:
     try:
         body = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError:
@@ -53,9 +51,9 @@ def _route(
         return 201, {"login": user["login"], "token": token}
     if path == "/_forge/permissions" and method in ("PUT", "POST"):
         owner, _, name = body["repo"].partition("/")
-        repo, user = store.repo(owner, name), store.user(body["login"])
-        if repo is None or user is None:
+        found_repo, found_user = store.repo(owner, name), store.user(body["login"])
+        if found_repo is None or found_user is None:
             raise KeyError("unknown repository or user")
-        service.grant(repo, user, body["permission"])
+        service.grant(found_repo, found_user, body["permission"])
         return 200, {"repo": body["repo"], "login": body["login"], "permission": body["permission"]}
     return 404, {"message": f"no admin endpoint {method} {path}"}

@@ -56,7 +56,7 @@ class Forge:
         """The API base URL, to give PyGithub as `base_url`."""
         if self._server is None:
             raise RuntimeError("the forge is not running")
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         return f"http://{host}:{port}"
 
     # --- people and repositories ---------------------------------------------------------------
@@ -165,7 +165,12 @@ class Actor:
         self.service.edit_issue(repo, issue, self.user, {"state": "closed", "state_reason": reason})
 
     def review(
-        self, full_name: str, number: int, event: str, body: str = "", comments: list[dict[str, Any]] | None = None
+        self,
+        full_name: str,
+        number: int,
+        event: str,
+        body: str = "",
+        comments: list[dict[str, Any]] | None = None,
     ) -> int:
         repo = self.forge.repo(full_name)
         issue, pull = self.service.find_pull(repo, number)
@@ -185,12 +190,17 @@ class Actor:
 
     def status(self, full_name: str, ref: str, state: str, context: str = "ci", description: str = "") -> None:
         self.service.create_status(
-            self.forge.repo(full_name), self.user, ref, {"state": state, "context": context, "description": description}
+            self.forge.repo(full_name),
+            self.user,
+            ref,
+            {"state": state, "context": context, "description": description},
         )
 
-    def check_run(
-        self, full_name: str, ref: str, name: str, conclusion: str | None, summary: str = ""
-    ) -> int:
-        fields: dict[str, Any] = {"name": name, "head_sha": ref, "output": {"title": name, "summary": summary}}
+    def check_run(self, full_name: str, ref: str, name: str, conclusion: str | None, summary: str = "") -> int:
+        fields: dict[str, Any] = {
+            "name": name,
+            "head_sha": ref,
+            "output": {"title": name, "summary": summary},
+        }
         fields.update({"status": "completed", "conclusion": conclusion} if conclusion else {"status": "in_progress"})
         return int(self.service.create_check_run(self.forge.repo(full_name), self.user, fields)["id"])

@@ -218,14 +218,11 @@ def list_issues(api: Api, req: Request) -> Reply:
     if sort is None:
         raise validation("Issue", "sort", "invalid")
     direction = "ASC" if req.query.get("direction") == "asc" else "DESC"
-    order = (
-        "(SELECT COUNT(*) FROM comments c WHERE c.issue_id = i.id)" if sort == "comments" else f"i.{sort}"
-    )
+    order = "(SELECT COUNT(*) FROM comments c WHERE c.issue_id = i.id)" if sort == "comments" else f"i.{sort}"
     clause = " AND ".join(where)
-    total = api.store.scalar(f"SELECT COUNT(*) FROM issues i WHERE {clause}", *args)  # noqa: S608
+    total = api.store.scalar(f"SELECT COUNT(*) FROM issues i WHERE {clause}", *args)
     rows = api.store.all(
-        f"SELECT * FROM issues i WHERE {clause} ORDER BY {order} {direction}, i.number {direction}"  # noqa: S608
-        " LIMIT ? OFFSET ?",
+        f"SELECT * FROM issues i WHERE {clause} ORDER BY {order} {direction}, i.number {direction} LIMIT ? OFFSET ?",
         *args,
         per_page,
         (page - 1) * per_page,
@@ -288,7 +285,11 @@ def list_labels(api: Api, req: Request) -> Reply:
 def create_label(api: Api, req: Request) -> Reply:
     repo = api.repo(req)
     label = api.service.create_label(
-        repo, req.actor(), req.json_field("name", ""), req.json_field("color", ""), req.json_field("description")
+        repo,
+        req.actor(),
+        req.json_field("name", ""),
+        req.json_field("color", ""),
+        req.json_field("description"),
     )
     return Reply(201, api.shapes.label(repo, label))
 
@@ -593,7 +594,7 @@ def list_pulls(api: Api, req: Request) -> Reply:
     sort = {"created": "i.created_at", "updated": "i.updated_at"}.get(req.query.get("sort", "created"), "i.created_at")
     direction = "ASC" if req.query.get("direction") == "asc" else "DESC"
     rows = api.store.all(
-        "SELECT i.id AS issue_id FROM issues i JOIN pulls p ON p.issue_id = i.id WHERE "  # noqa: S608
+        "SELECT i.id AS issue_id FROM issues i JOIN pulls p ON p.issue_id = i.id WHERE "
         + " AND ".join(where)
         + f" ORDER BY {sort} {direction}, i.number {direction}",
         *args,
@@ -745,9 +746,7 @@ def combined_status(api: Api, req: Request) -> Reply:
 def list_statuses(api: Api, req: Request) -> Reply:
     repo = api.repo(req)
     sha = api.service.resolve_sha(repo, req.params["ref"])
-    statuses = api.store.all(
-        "SELECT * FROM statuses WHERE repo_id = ? AND sha = ? ORDER BY id DESC", repo["id"], sha
-    )
+    statuses = api.store.all("SELECT * FROM statuses WHERE repo_id = ? AND sha = ? ORDER BY id DESC", repo["id"], sha)
     return paged(req, statuses, lambda s: api.shapes.status(repo, s))
 
 
@@ -784,7 +783,9 @@ def update_check_run(api: Api, req: Request) -> Reply:
 def list_check_runs(api: Api, req: Request) -> Reply:
     repo = api.repo(req)
     sha = api.service.resolve_sha(repo, req.params["ref"])
-    runs = api.store.all("SELECT * FROM check_runs WHERE repo_id = ? AND head_sha = ? ORDER BY id DESC", repo["id"], sha)
+    runs = api.store.all(
+        "SELECT * FROM check_runs WHERE repo_id = ? AND head_sha = ? ORDER BY id DESC", repo["id"], sha
+    )
     if req.query.get("check_name"):
         runs = [r for r in runs if r["name"] == req.query["check_name"]]
     if req.query.get("status"):
@@ -802,6 +803,7 @@ def list_check_runs(api: Api, req: Request) -> Reply:
 
 
 # --- dispatch ----------------------------------------------------------------------------------------------
+
 
 def dispatch(api: Api, req: Request) -> Reply:
     for method, regex, fn in ROUTES:
@@ -828,7 +830,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
     server_version = "GitHub.com"
     server: ForgeHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # --- plumbing ---------------------------------------------------------------------------------------

@@ -137,7 +137,16 @@ class Service:
             issue_id = db.execute(
                 "INSERT INTO issues(repo_id, number, title, body, user_id, assignee_id, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,?,?,?)",
-                (repo["id"], number, title, body, actor["id"], assignee_row["id"] if assignee_row else None, now, now),
+                (
+                    repo["id"],
+                    number,
+                    title,
+                    body,
+                    actor["id"],
+                    assignee_row["id"] if assignee_row else None,
+                    now,
+                    now,
+                ),
             ).lastrowid
             assert issue_id is not None
             # GitHub silently drops labels from people who may not triage.
@@ -155,7 +164,7 @@ class Service:
                 if field in changes:
                     if field == "title" and not str(changes[field] or "").strip():
                         raise validation("Issue", "title", "missing_field")
-                    db.execute(f"UPDATE issues SET {field} = ? WHERE id = ?", (changes[field], issue["id"]))  # noqa: S608
+                    db.execute(f"UPDATE issues SET {field} = ? WHERE id = ?", (changes[field], issue["id"]))
             if "state" in changes and changes["state"] != issue["state"]:
                 state = changes["state"]
                 if state not in ("open", "closed"):
@@ -178,7 +187,10 @@ class Service:
             if "assignee" in changes or "assignees" in changes:
                 login = changes.get("assignee") or (changes.get("assignees") or [None])[0]
                 user = self.store.user(login) if login else None
-                db.execute("UPDATE issues SET assignee_id = ? WHERE id = ?", (user["id"] if user else None, issue["id"]))
+                db.execute(
+                    "UPDATE issues SET assignee_id = ? WHERE id = ?",
+                    (user["id"] if user else None, issue["id"]),
+                )
                 if user is not None:
                     self.store.add_event(db, issue["id"], actor["id"], "assigned", assignee_id=user["id"])
             db.execute("UPDATE issues SET updated_at = ? WHERE id = ?", (now, issue["id"]))
@@ -437,7 +449,10 @@ class Service:
                 db.execute("UPDATE pulls SET base_ref = ? WHERE issue_id = ?", (changes["base"], issue["id"]))
         if "draft" in changes:
             with self.store.tx() as db:
-                db.execute("UPDATE pulls SET draft = ? WHERE issue_id = ?", (int(bool(changes["draft"])), issue["id"]))
+                db.execute(
+                    "UPDATE pulls SET draft = ? WHERE issue_id = ?",
+                    (int(bool(changes["draft"])), issue["id"]),
+                )
 
     def pull_stats(self, repo: Row, pull: Row) -> dict[str, Any]:
         bare = self.git(repo)

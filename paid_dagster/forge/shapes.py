@@ -119,9 +119,7 @@ class Shapes:
         full_name = f"{repo['owner_login']}/{repo['name']}"
         api = self.repo_url(repo)
         html = f"{self.base}/{full_name}"
-        open_issues = self.store.scalar(
-            "SELECT COUNT(*) FROM issues WHERE repo_id = ? AND state = 'open'", repo["id"]
-        )
+        open_issues = self.store.scalar("SELECT COUNT(*) FROM issues WHERE repo_id = ? AND state = 'open'", repo["id"])
         shaped: JSON = {
             "id": repo["id"],
             "node_id": node_id("Repository", repo["id"]),
@@ -267,7 +265,16 @@ class Shapes:
     # --- issues -------------------------------------------------------------------------
 
     def reactions_summary(self, repo: Row, subject: str, subject_id: int, url: str) -> JSON:
-        counts = {"+1": 0, "-1": 0, "laugh": 0, "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0}
+        counts = {
+            "+1": 0,
+            "-1": 0,
+            "laugh": 0,
+            "hooray": 0,
+            "confused": 0,
+            "heart": 0,
+            "rocket": 0,
+            "eyes": 0,
+        }
         for reaction in self.store.reactions_of(subject, subject_id):
             counts[reaction["content"]] = counts.get(reaction["content"], 0) + 1
         return {"url": f"{url}/reactions", "total_count": sum(counts.values()), **counts}
@@ -507,7 +514,11 @@ class Shapes:
             "sha": info.sha,
             "node_id": node_id("Commit", info.sha),
             "commit": {
-                "author": {"name": info.author_name, "email": info.author_email, "date": _iso(info.author_date)},
+                "author": {
+                    "name": info.author_name,
+                    "email": info.author_email,
+                    "date": _iso(info.author_date),
+                },
                 "committer": {
                     "name": info.committer_name,
                     "email": info.committer_email,
@@ -611,7 +622,10 @@ class Shapes:
             "commit": self.commit(repo, info),
             "_links": {"self": f"{self.repo_url(repo)}/branches/{name}", "html": f"{html}/tree/{name}"},
             "protected": protected,
-            "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": []}},
+            "protection": {
+                "enabled": False,
+                "required_status_checks": {"enforcement_level": "off", "contexts": []},
+            },
             "protection_url": f"{self.repo_url(repo)}/branches/{name}/protection",
         }
 

@@ -201,7 +201,7 @@ class Store:
         now = now_iso()
         column = "pushed_at" if pushed else "updated_at"
         with self.tx() as db:
-            db.execute(f"UPDATE repos SET {column} = ? WHERE id = ?", (now, repo_id))  # noqa: S608
+            db.execute(f"UPDATE repos SET {column} = ? WHERE id = ?", (now, repo_id))
 
     def set_permission(self, repo_id: int, user_id: int, permission: str) -> None:
         if permission not in PERMISSION_RANK:
@@ -234,8 +234,7 @@ class Store:
 
     def labels_of(self, issue_id: int) -> list[Row]:
         return self.all(
-            "SELECT l.* FROM labels l JOIN issue_labels il ON il.label_id = l.id WHERE il.issue_id = ?"
-            " ORDER BY l.name",
+            "SELECT l.* FROM labels l JOIN issue_labels il ON il.label_id = l.id WHERE il.issue_id = ? ORDER BY l.name",
             issue_id,
         )
 
@@ -253,9 +252,7 @@ class Store:
             return int(row[0])
         color = "%06x" % (abs(hash(name)) % 0xFFFFFF)
         return int(
-            db.execute(
-                "INSERT INTO labels(repo_id, name, color) VALUES (?, ?, ?)", (repo_id, name, color)
-            ).lastrowid
+            db.execute("INSERT INTO labels(repo_id, name, color) VALUES (?, ?, ?)", (repo_id, name, color)).lastrowid
             or 0
         )
 
@@ -276,9 +273,7 @@ class Store:
         )
 
     def reactions_of(self, subject: str, subject_id: int) -> list[Row]:
-        return self.all(
-            "SELECT * FROM reactions WHERE subject = ? AND subject_id = ? ORDER BY id", subject, subject_id
-        )
+        return self.all("SELECT * FROM reactions WHERE subject = ? AND subject_id = ? ORDER BY id", subject, subject_id)
 
 
 def monotonic_ms() -> float:

@@ -243,9 +243,7 @@ class GitHubClient:
 
     def open_pull(self, name: str, title: str, body: str, branch: str, base: str, draft: bool) -> PullRequest:
         with self.explained(f"opening a pull request from {branch} in {name}"):
-            return self.repo(name).create_pull(
-                title=title, body=redact(body), head=branch, base=base, draft=draft
-            )
+            return self.repo(name).create_pull(title=title, body=redact(body), head=branch, base=base, draft=draft)
 
     def update_pull(self, pull: PullRequest, body: str) -> None:
         with self.explained(f"updating pull request #{pull.number}"):

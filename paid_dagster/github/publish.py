@@ -46,28 +46,36 @@ def pull_body(run: dict[str, Any], issue_number: int) -> str:
     )
 
 
-def publish_pull_request(
-    client: GitHubClient, ledger: Ledger, run: dict[str, Any], title: str, push: Any
-) -> Published:
+def publish_pull_request(client: GitHubClient, ledger: Ledger, run: dict[str, Any], title: str, push: Any) -> Published:
     """`push` pushes the branch (a callable, so that publishing can be tested without a workspace)."""
     repo, number, branch = run["repo"], int(run["number"]), run["branch"]
     stream = issue_key(repo, number)
     push()
-    ledger.append(stream, "branch.pushed", {"run_id": run["run_id"], "branch": branch, "head_sha": run["head_sha"]},
-                  idempotency_key=f"branch.pushed:{run['run_id']}:{run['head_sha']}")
+    ledger.append(
+        stream,
+        "branch.pushed",
+        {"run_id": run["run_id"], "branch": branch, "head_sha": run["head_sha"]},
+        idempotency_key=f"branch.pushed:{run['run_id']}:{run['head_sha']}",
+    )
     body = pull_body(run, number)
     pull = client.open_pull_for(repo, branch)
     created = pull is None
     if pull is None:
         pull = client.open_pull(repo, title, body, branch, run["base"], draft=True)
-        ledger.append(stream, "pr.opened",
-                      {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
-                      idempotency_key=f"pr.opened:{repo}:{pull.number}")
+        ledger.append(
+            stream,
+            "pr.opened",
+            {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
+            idempotency_key=f"pr.opened:{repo}:{pull.number}",
+        )
     else:
         client.update_pull(pull, body)
-        ledger.append(stream, "pr.updated",
-                      {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
-                      idempotency_key=f"pr.updated:{repo}:{pull.number}:{run['run_id']}")
+        ledger.append(
+            stream,
+            "pr.updated",
+            {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
+            idempotency_key=f"pr.updated:{repo}:{pull.number}:{run['run_id']}",
+        )
     commented = link_on_issue(client, ledger, repo, number, pull.number, pull.html_url)
     return Published(pull.number, pull.html_url, created, commented)
 
@@ -82,6 +90,10 @@ def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, 
     comment_url = None
     if not already:
         comment_url = client.comment(repo, number, f"I opened a draft pull request for this issue: {url}\n\n{marker}")
-    ledger.append(issue_key(repo, number), "issue.commented",
-                  {"purpose": "pr-link", "pr_number": pr_number, "comment_url": comment_url}, idempotency_key=key)
+    ledger.append(
+        issue_key(repo, number),
+        "issue.commented",
+        {"purpose": "pr-link", "pr_number": pr_number, "comment_url": comment_url},
+        idempotency_key=key,
+    )
     return not already

@@ -120,6 +120,12 @@ def record_ignored(ledger: Ledger, repo: str, number: int, event: LabelEvent, re
     ledger.append(
         issue_key(repo, number),
         "issue.label_ignored",
-        {"repo": repo, "number": number, "labeler": event.actor, "label_event_id": event.id, "reason": reason},
+        {
+            "repo": repo,
+            "number": number,
+            "labeler": event.actor,
+            "label_event_id": event.id,
+            "reason": reason,
+        },
         idempotency_key=f"issue.label_ignored:{repo}:{event.id}",
     )

@@ -9,11 +9,11 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import litellm  # noqa: E402
+import litellm
 
-from ..config import ModelSettings  # noqa: E402
-from ..ledger import Ledger  # noqa: E402
-from ..secrets import redact  # noqa: E402
+from ..config import ModelSettings
+from ..ledger import Ledger
+from ..secrets import redact
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -65,7 +65,10 @@ class LLMGateway:
         register_prices(settings)
 
     def _kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"temperature": self.settings.temperature, "timeout": self.settings.timeout_seconds}
+        kwargs: dict[str, Any] = {
+            "temperature": self.settings.temperature,
+            "timeout": self.settings.timeout_seconds,
+        }
         if self.settings.api_base:
             kwargs["api_base"] = self.settings.api_base
         if self.settings.api_key_env:
@@ -83,7 +86,12 @@ class LLMGateway:
         return kwargs
 
     def complete(
-        self, messages: list[dict[str, Any]], stream: str, purpose: str, run_id: str | None = None, **extra: Any
+        self,
+        messages: list[dict[str, Any]],
+        stream: str,
+        purpose: str,
+        run_id: str | None = None,
+        **extra: Any,
     ) -> LLMReply:
         started = time.monotonic()
         try:
@@ -94,8 +102,14 @@ class LLMGateway:
                 self.ledger.append(
                     stream,
                     "llm.error",
-                    {"model": self.settings.name, "purpose": purpose, "run_id": run_id, "error": redact(str(exc)),
-                     "error_type": type(exc).__name__, "latency_ms": round(latency, 1)},
+                    {
+                        "model": self.settings.name,
+                        "purpose": purpose,
+                        "run_id": run_id,
+                        "error": redact(str(exc)),
+                        "error_type": type(exc).__name__,
+                        "latency_ms": round(latency, 1),
+                    },
                 )
             raise LLMError(
                 f"the model {self.settings.name} failed ({type(exc).__name__}): {redact(str(exc))[:300]}; check"

@@ -26,7 +26,10 @@ MODEL_NAME = "paid-scripted"
 @dataclass
 class Script:
     conversations: list[dict[str, Any]]
-    default: str = "THOUGHT: I have nothing scripted for this.\n\n```mswea_bash_command\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```"
+    default: str = (
+        "THOUGHT: I have nothing scripted for this.\n\n```mswea_bash_command\n"
+        "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```"
+    )
 
     @classmethod
     def load(cls, source: str | Path | dict[str, Any]) -> Script:
@@ -76,7 +79,7 @@ class ScriptedModelServer:
 
     @property
     def api_base(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = str(self._server.server_address[0]), int(self._server.server_address[1])
         return f"http://{host}:{port}/v1"
 
     def start(self) -> ScriptedModelServer:
@@ -132,7 +135,7 @@ class ScriptedModelServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
             def do_POST(self) -> None:

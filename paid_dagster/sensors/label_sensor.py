@@ -1,6 +1,5 @@
 """The label sensor: a trusted person's trigger label on an issue becomes one run of the build job."""
 
-
 import json
 import os
 
@@ -13,12 +12,11 @@ from dagster import (
     sensor,
 )
 
+from ..assets.partitions import paid_issues
 from ..config import ConfigError
-from ..github.client import GitHubError
 from ..github.scan import RepoCursor, scan_repository
 from ..jobs import paid_build_job
 from ..resources import GitHubResource, LedgerResource, SettingsResource
-from ..assets.partitions import paid_issues
 
 
 @sensor(
@@ -29,7 +27,10 @@ from ..assets.partitions import paid_issues
     description="Polls configured repositories (ETag + since) for issues labeled by a trusted person.",
 )
 def paid_label_sensor(
-    context: SensorEvaluationContext, settings: SettingsResource, github: GitHubResource, ledger: LedgerResource
+    context: SensorEvaluationContext,
+    settings: SettingsResource,
+    github: GitHubResource,
+    ledger: LedgerResource,
 ) -> SensorResult | SkipReason:
     try:
         config = settings.load()

@@ -71,10 +71,15 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
     with log.open("w") as out:
         proc = subprocess.Popen(
             [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
+
         def up() -> bool:
             if proc.poll() is not None:
                 raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
@@ -86,7 +91,11 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
         wait_until(up, 180, what="the Dagster webserver")
         started = subprocess.run(
             [str(bin_dir / "dagster"), "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert started.returncode == 0, started.stdout + started.stderr
         yield DagsterDev(url, env, stack, home, log)

@@ -47,8 +47,16 @@ def launch_browser():  # type: ignore[no-untyped-def]
     manager = sync_playwright().start()
     browser = manager.chromium.launch(
         executable_path="/usr/bin/chromium",
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        args=[
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
     )
     return manager, browser
 
@@ -66,7 +74,10 @@ def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, label
         for name in ("github_issue", "agent_run", "pull_request"):
             page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
         page.screenshot(path=str(tmp_path / "graph.png"))
-        page.goto(f"{dagster_dev.url}/assets/pull_request?view=lineage&lineageScope=upstream", wait_until="networkidle")
+        page.goto(
+            f"{dagster_dev.url}/assets/pull_request?view=lineage&lineageScope=upstream",
+            wait_until="networkidle",
+        )
         page.get_by_text("agent_run", exact=True).first.wait_for(timeout=60_000)
         page.get_by_text("github_issue", exact=True).first.wait_for(timeout=60_000)
         # Partitions: the issue's partition opens from the partitions view, and its key survives the URL.

@@ -29,8 +29,7 @@ def push_fix_branch(forge: Forge, repo: str, branch: str) -> str:
     path, old, new = FIX_FILES_CHANGE
     content = bare.git("show", f"main:{path}").replace(old, new)
     files = {
-        name: bare.git("show", f"main:{name}")
-        for name in bare.git("ls-tree", "-r", "--name-only", "main").split()
+        name: bare.git("show", f"main:{name}") for name in bare.git("ls-tree", "-r", "--name-only", "main").split()
     }
     files[path] = content
     bare.update_ref(f"refs/heads/{branch}", bare.ref_sha("refs/heads/main") or "")
@@ -50,23 +49,43 @@ def build(forge: Forge, seed: SampleSeed) -> Scenario:
     sha = push_fix_branch(forge, repo, "paid/1-cart-total")
     service = forge.service
     pull_issue = service.create_pull(
-        forge.repo(repo), forge.user(seed.bot), "Count every item", "paid/1-cart-total", "main",
-        "Closes #1", draft=False,
+        forge.repo(repo),
+        forge.user(seed.bot),
+        "Count every item",
+        "paid/1-cart-total",
+        "main",
+        "Closes #1",
+        draft=False,
     )
     pull = int(pull_issue["number"])
     service.edit_issue(forge.repo(repo), pull_issue, forge.user(seed.admin), {"assignee": seed.writer})
     service.edit_issue(
-        forge.repo(repo), forge.service.find_issue(forge.repo(repo), seed.issue_number),
-        forge.user(seed.admin), {"assignee": seed.writer},
+        forge.repo(repo),
+        forge.service.find_issue(forge.repo(repo), seed.issue_number),
+        forge.user(seed.admin),
+        {"assignee": seed.writer},
     )
     review_id = admin.review(
-        repo, pull, "REQUEST_CHANGES", "Please add a test",
+        repo,
+        pull,
+        "REQUEST_CHANGES",
+        "Please add a test",
         [{"path": "shopcart/cart.py", "line": 15, "body": "Why not sum()?"}],
     )
-    forge.service.lock(forge.repo(repo), forge.service.find_issue(forge.repo(repo), seed.issue_number),
-                       forge.user(seed.admin), "too heated", True)
-    forge.service.lock(forge.repo(repo), forge.service.find_issue(forge.repo(repo), seed.issue_number),
-                       forge.user(seed.admin), None, False)
+    forge.service.lock(
+        forge.repo(repo),
+        forge.service.find_issue(forge.repo(repo), seed.issue_number),
+        forge.user(seed.admin),
+        "too heated",
+        True,
+    )
+    forge.service.lock(
+        forge.repo(repo),
+        forge.service.find_issue(forge.repo(repo), seed.issue_number),
+        forge.user(seed.admin),
+        None,
+        False,
+    )
     admin.status(repo, sha, "success", "ci/tests", "All green")
     check_run_id = admin.check_run(repo, sha, "pytest", "success", "3 passed")
     return Scenario(repo, seed.issue_number, pull, comment_id, sha, "paid/1-cart-total", review_id, check_run_id)

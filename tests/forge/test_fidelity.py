@@ -109,19 +109,38 @@ def test_every_recorded_key_is_served_with_the_same_type(forge: Forge, sample: S
         report.append(f"{kind}: not served by design: {reasons}")
     print("\n".join(report))
     print("recorded kinds of items the stand-in never produces:", unserved_kinds)
-    print("recorded exchanges of types outside Paid's subset:", sorted({e.path.split('?')[0] for e in unclassified}))
+    print(
+        "recorded exchanges of types outside Paid's subset:",
+        sorted({e.path.split("?")[0] for e in unclassified}),
+    )
     assert not failures, "keys missing or of another type:\n" + "\n".join(failures)
     served_types = {k.split(":")[0] for k in ours}
-    for needed in ("user", "repository", "issue", "label", "comment", "event", "reaction", "pull", "review",
-                   "ref", "status", "check_run", "rate_limit", "error"):
+    for needed in (
+        "user",
+        "repository",
+        "issue",
+        "label",
+        "comment",
+        "event",
+        "reaction",
+        "pull",
+        "review",
+        "ref",
+        "status",
+        "check_run",
+        "rate_limit",
+        "error",
+    ):
         assert needed in served_types
 
 
 def test_recorded_endpoints_are_routed(forge: Forge) -> None:
     """Which recorded endpoints the forge implements, out of those recorded."""
     endpoints = sorted(
-        {(e.method, re.sub(r"^/repos/[^/]+/[^/]+", "/repos/o/r", e.path.split("?")[0]))
-         for e in recordings.all_exchanges()}
+        {
+            (e.method, re.sub(r"^/repos/[^/]+/[^/]+", "/repos/o/r", e.path.split("?")[0]))
+            for e in recordings.all_exchanges()
+        }
     )
     routed, missing = [], []
     for method, path in endpoints:

@@ -30,9 +30,7 @@ def git(*args: str, cwd: Path | None = None, token: str | None = None) -> str:
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         config = ["-c", f"http.extraHeader=Authorization: Basic {basic}"]
     identity = ["-c", "user.name=Wendy", "-c", "user.email=wendy-writer@forge.local"]
-    out = subprocess.run(
-        ["git", *config, *identity, *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
+    out = subprocess.run(["git", *config, *identity, *args], cwd=cwd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise AssertionError(f"git {args} failed: {out.stderr}")
     return out.stdout
@@ -63,13 +61,17 @@ def test_issue_lifecycle_labels_comments_events_reactions(sample: SampleSeed, gi
     assert sorted(label.name for label in issue.get_labels()) == ["paid-build", "triaged"]
     comment = issue.create_comment("Looking into it")
     assert [c.body for c in issue.get_comments()] == ["Looking into it"]
-    assert list(issue.get_comments(since=comment.created_at))[0].id == comment.id
+    assert next(iter(issue.get_comments(since=comment.created_at))).id == comment.id
     issue.create_reaction("+1")
     comment.create_reaction("heart")
     assert [r.content for r in issue.get_reactions()] == ["+1"]
     assert [r.content for r in comment.get_reactions()] == ["heart"]
     events = [(e.event, e.actor.login, e.label.name if e.label else None) for e in issue.get_events()]
-    assert ("labeled", sample.writer, "paid-build") in events and ("unlabeled", sample.writer, "bug") in events
+    assert ("labeled", sample.writer, "paid-build") in events and (
+        "unlabeled",
+        sample.writer,
+        "bug",
+    ) in events
     labeled = [e for e in issue.get_events() if e.event == "labeled"]
     assert len({e.id for e in labeled}) == len(labeled)  # stable, distinct ids
     timeline = [t.event for t in issue.get_timeline()]
@@ -115,7 +117,9 @@ def test_issue_list_filters_sort_since_and_pagination_over_250(
     assert 'rel="next"' in link and 'rel="prev"' in link and 'rel="last"' in link and 'rel="first"' in link
 
 
-def test_pull_requests_appear_in_the_issue_list(forge: Forge, sample: SampleSeed, github_as: Callable[..., Github]) -> None:
+def test_pull_requests_appear_in_the_issue_list(
+    forge: Forge, sample: SampleSeed, github_as: Callable[..., Github]
+) -> None:
     sc = scenario.build(forge, sample)
     issues = {i.number: i for i in github_as(sample.writer).get_repo(sample.repo).get_issues(state="all")}
     assert issues[sc.pull].pull_request is not None and issues[sc.issue].pull_request is None
@@ -133,17 +137,21 @@ def test_conditional_requests_answered_304_spend_nothing(
     etag = headers["etag"]
     remaining = int(headers["x-ratelimit-remaining"])
     mark = forge.request_mark()
-    status, again, _ = gh.requester.requestJson("GET", url, parameters={"labels": "paid-build"},
-                                                 headers={"If-None-Match": etag})
+    status, again, _ = gh.requester.requestJson(
+        "GET", url, parameters={"labels": "paid-build"}, headers={"If-None-Match": etag}
+    )
     assert status == 304 and int(again["x-ratelimit-remaining"]) == remaining
     assert [(r.status, r.counted) for r in forge.requests(mark)] == [(304, False)]
     forge.as_user(sample.admin).label(sample.repo, 1, "paid-build")
-    status, changed, _ = gh.requester.requestJson("GET", url, parameters={"labels": "paid-build"},
-                                                   headers={"If-None-Match": etag})
+    status, changed, _ = gh.requester.requestJson(
+        "GET", url, parameters={"labels": "paid-build"}, headers={"If-None-Match": etag}
+    )
     assert status == 200 and changed["etag"] != etag and int(changed["x-ratelimit-remaining"]) == remaining - 1
 
 
-def test_errors_surface_as_pygithub_exceptions(forge: Forge, sample: SampleSeed, github_as: Callable[..., Github]) -> None:
+def test_errors_surface_as_pygithub_exceptions(
+    forge: Forge, sample: SampleSeed, github_as: Callable[..., Github]
+) -> None:
     from github import Auth
 
     bad = Github(base_url=forge.url, auth=Auth.Token("ghp_wrong"), retry=None)
@@ -269,8 +277,11 @@ def test_admin_endpoint_acts_as_any_user_and_reads_the_request_log(forge: Forge,
         timeout=10,
     )
     assert response.status_code == 200 and response.json()[0]["name"] == "paid-build"
-    created = requests.post(f"{forge.url}/_forge/users", json={"login": "newbie", "permissions": {sample.repo: "write"}},
-                            timeout=10).json()
+    created = requests.post(
+        f"{forge.url}/_forge/users",
+        json={"login": "newbie", "permissions": {sample.repo: "write"}},
+        timeout=10,
+    ).json()
     me = requests.get(f"{forge.url}/user", headers={"Authorization": f"token {created['token']}"}, timeout=10)
     assert me.json()["login"] == "newbie"
     faults = requests.put(f"{forge.url}/_forge/faults", json={"latency_ms": 5}, timeout=10).json()

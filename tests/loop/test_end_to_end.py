@@ -35,14 +35,22 @@ def test_label_becomes_a_draft_pull_request(loop: Loop) -> None:
     assert "for item in items:" in fixed and "range(1, len(items))" not in fixed
     assert bare.commit(pull["head_sha"]).author_name == "Paid"
     comments = forge.store.all(
-        "SELECT c.body FROM comments c JOIN issues i ON i.id = c.issue_id WHERE i.number = ?", seed.issue_number
+        "SELECT c.body FROM comments c JOIN issues i ON i.id = c.issue_id WHERE i.number = ?",
+        seed.issue_number,
     )
     assert any(f"/pull/{pull['number']}" in c["body"] for c in comments)
 
     key = issue_key(seed.repo, seed.issue_number)
     kinds = [e.kind for e in Ledger(loop.ledger_url).read(stream=key)]
-    for expected in ("issue.labeled", "issue.snapshot", "run.started", "llm.call", "run.finished", "pr.opened",
-                     "issue.commented"):
+    for expected in (
+        "issue.labeled",
+        "issue.snapshot",
+        "run.started",
+        "llm.call",
+        "run.finished",
+        "pr.opened",
+        "issue.commented",
+    ):
         assert expected in kinds, (expected, kinds)
     calls = Ledger(loop.ledger_url).read(stream=key, kinds=["llm.call"])
     assert len(calls) == 4 and sum(c.data["cost_usd"] for c in calls) > 0

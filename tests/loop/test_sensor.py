@@ -62,7 +62,9 @@ def test_relabel_is_a_new_attempt_on_the_same_partition_and_pr(loop: Loop) -> No
     events = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1))
     assert [e.kind for e in events].count("pr.opened") == 1 and [e.kind for e in events].count("pr.updated") == 1
     assert [e.kind for e in events].count("issue.commented") == 1
-    comments = forge.store.scalar("SELECT COUNT(*) FROM comments c JOIN issues i ON i.id = c.issue_id WHERE i.number = 1")
+    comments = forge.store.scalar(
+        "SELECT COUNT(*) FROM comments c JOIN issues i ON i.id = c.issue_id WHERE i.number = 1"
+    )
     assert comments == 1
 
 
@@ -133,12 +135,21 @@ def test_bad_input_is_explained_and_the_next_tick_recovers(loop: Loop, monkeypat
 
 def test_definitions_load_from_workspace_yaml(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
-    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path),
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "MSWEA_SILENT_STARTUP": "1", "HOME": str(tmp_path)}
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "DAGSTER_HOME": str(tmp_path),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "MSWEA_SILENT_STARTUP": "1",
+        "HOME": str(tmp_path),
+    }
     (tmp_path / "dagster.yaml").write_text("")
     out = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=root, env=env, capture_output=True, text=True, check=False,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Validation successful" in out.stdout + out.stderr

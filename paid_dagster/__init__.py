@@ -1,0 +1,1 @@
+"""Paid: an autonomous software factory for GitHub, as an event-sourced Dagster asset graph."""

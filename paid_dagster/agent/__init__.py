@@ -1,0 +1,1 @@
+"""The coding agent: engines, sandboxes, workspace, prompts (no Dagster imports)."""

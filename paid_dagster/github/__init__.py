@@ -1,0 +1,1 @@
+"""What Paid asks of GitHub, on PyGithub (no Dagster imports)."""
