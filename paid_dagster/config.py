@@ -51,6 +51,7 @@ class Limits:
     wall_time_seconds: int = 1800
     cost_ceiling_usd: float = 3.0
     command_timeout_seconds: int = 120
+    loop_repeats: int = 3
 
 
 @dataclass(frozen=True)

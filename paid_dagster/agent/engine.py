@@ -8,6 +8,7 @@ supplies the model (every call through `LLMGateway`, so it is priced and recorde
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,10 +16,11 @@ os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 os.environ.setdefault("MSWEA_COST_TRACKING", "ignore_errors")
 
 from minisweagent.agents.default import DefaultAgent
-from minisweagent.exceptions import Submitted
+from minisweagent.exceptions import InterruptAgentFlow, Submitted
 from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
 
 from ..llm import LLMError, LLMGateway
+from .guardrails import WIND_DOWN, Limits, Trip, check_before_call, nearly_spent, repeated_action
 from .prompts import load_template
 from .sandbox import Sandbox
 
@@ -29,13 +31,7 @@ OUTCOMES = {
     "RepeatedFormatError": "format_errors",
 }
 
-
-@dataclass(frozen=True)
-class EngineLimits:
-    max_turns: int
-    wall_time_seconds: int
-    cost_ceiling_usd: float
-    command_timeout_seconds: int
+TRIP_OUTCOMES = ("limits_exceeded", "timeout", "loop_detected")
 
 
 @dataclass
@@ -45,12 +41,55 @@ class EngineResult:
     cost_usd: float
     summary: str
     commands: list[str] = field(default_factory=list)
+    tripped: str | None = None
+    wound_down: bool = False
+
+
+class Tripped(InterruptAgentFlow):
+    """A guardrail stopped the agent; the exit message carries the outcome."""
+
+    def __init__(self, trip: Trip) -> None:
+        self.trip = trip
+        super().__init__(
+            {"role": "exit", "content": trip.reason, "extra": {"exit_status": trip.outcome, "submission": trip.reason}}
+        )
+
+
+class GuardedAgent(DefaultAgent):
+    """mini-swe-agent's loop with Paid's guardrails checked before each model call and after each action."""
+
+    def __init__(self, *args: Any, limits: Limits, commands: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits
+        self.commands = commands
+        self.trip: Trip | None = None
+        self.wound_down = False
+
+    def query(self) -> dict:
+        elapsed = time.time() - self._start_time
+        trip = check_before_call(self.limits, self.n_calls, elapsed, self.cost)
+        if trip is not None:
+            self.trip = trip
+            raise Tripped(trip)
+        spent = nearly_spent(self.limits, self.n_calls, elapsed, self.cost)
+        if spent and not self.wound_down:
+            self.wound_down = True
+            self.add_messages(self.model.format_message(role="user", content=WIND_DOWN.format(spent=spent)))
+        return super().query()
+
+    def execute_actions(self, message: dict) -> list[dict]:
+        observations = super().execute_actions(message)
+        trip = repeated_action(self.commands, self.limits.loop_repeats)
+        if trip is not None:
+            self.trip = trip
+            raise Tripped(trip)
+        return observations
 
 
 class Engine(Protocol):
     name: str
 
-    def run(self, task: str, sandbox: Sandbox, limits: EngineLimits) -> EngineResult: ...
+    def run(self, task: str, sandbox: Sandbox, limits: Limits) -> EngineResult: ...
 
 
 class GatewayModel(LitellmTextbasedModel):
@@ -112,17 +151,18 @@ class MiniSweAgentEngine:
         self.stream = stream
         self.run_id = run_id
 
-    def run(self, task: str, sandbox: Sandbox, limits: EngineLimits) -> EngineResult:
+    def run(self, task: str, sandbox: Sandbox, limits: Limits) -> EngineResult:
         system_template, _ = load_template("system")
         environment = SandboxEnvironment(sandbox, limits.command_timeout_seconds)
-        agent = DefaultAgent(
+        agent = GuardedAgent(
             GatewayModel(self.gateway, self.stream, self.run_id),
             environment,
+            limits=limits,
+            commands=environment.commands,
             system_template=system_template,
             instance_template="{{task}}",
-            step_limit=limits.max_turns,
-            cost_limit=limits.cost_ceiling_usd,
-            wall_time_limit_seconds=limits.wall_time_seconds,
+            step_limit=0,  # the guardrails above enforce the limits, with outcomes of their own
+            cost_limit=0,
         )
         try:
             info = agent.run(task)
@@ -130,10 +170,14 @@ class MiniSweAgentEngine:
             summary = str(info.get("submission", "")) or status
         except LLMError as exc:
             status, summary = "model_error", str(exc)
+        if agent.trip is not None:
+            status = agent.trip.outcome
         return EngineResult(
-            outcome=OUTCOMES.get(status, "model_error" if status == "model_error" else "failed"),
+            outcome=OUTCOMES.get(status, status if status in ("model_error", *TRIP_OUTCOMES) else "failed"),
             turns=agent.n_calls,
             cost_usd=agent.cost,
             summary=summary.strip()[:2000],
             commands=environment.commands,
+            tripped=agent.trip.reason if agent.trip else None,
+            wound_down=agent.wound_down,
         )

@@ -13,7 +13,8 @@ from ..github.client import IssueSnapshot
 from ..keys import branch_name, issue_key
 from ..ledger import Ledger
 from ..llm import LLMGateway
-from .engine import EngineLimits, MiniSweAgentEngine
+from .engine import MiniSweAgentEngine
+from .guardrails import Limits
 from .prompts import render_task
 from .sandbox import open_sandbox
 from .workspace import Workspace
@@ -46,6 +47,8 @@ class AgentRunResult:
     prompt_hash: str
     summary: str
     worktree: str
+    stopped_because: str | None = None
+    wound_down: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,11 +119,12 @@ def run_agent(
             },
         )
         sandbox = open_sandbox(settings.sandbox, workspace.path)
-        limits = EngineLimits(
-            config.limits.max_turns,
-            config.limits.wall_time_seconds,
-            config.limits.cost_ceiling_usd,
-            config.limits.command_timeout_seconds,
+        limits = Limits(
+            max_turns=config.limits.max_turns,
+            wall_time_seconds=config.limits.wall_time_seconds,
+            cost_ceiling_usd=config.limits.cost_ceiling_usd,
+            command_timeout_seconds=config.limits.command_timeout_seconds,
+            loop_repeats=config.limits.loop_repeats,
         )
         try:
             result = MiniSweAgentEngine(gateway, stream, run_id).run(prompt.text, sandbox, limits)
@@ -160,6 +164,8 @@ def run_agent(
             prompt_hash=prompt.rendered_hash,
             summary=result.summary,
             worktree=str(workspace.path),
+            stopped_because=result.tripped,
+            wound_down=result.wound_down,
         )
     except Exception as exc:
         ledger.append(

@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from ..agent.run import new_run_id, run_agent
 from ..agent.workspace import Workspace
 from ..github.client import IssueSnapshot
-from ..github.publish import publish_pull_request
+from ..github.publish import explain_stop, publish_pull_request
 from ..keys import parse_issue_key
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .partitions import paid_issues
@@ -122,6 +122,7 @@ def pull_request(
     repo, _number = parse_issue_key(context.partition_key)
     if agent_run["commits_ahead"] == 0:
         context.log.warning(f"run {agent_run['run_id']} changed nothing ({agent_run['outcome']}): no pull request")
+        explain_stop(client, events, agent_run, None)
         context.add_output_metadata({"state": "no_changes", "outcome": agent_run["outcome"]})
         return {"state": "no_changes", "run_id": agent_run["run_id"]}
     workspace = Workspace(
@@ -132,6 +133,7 @@ def pull_request(
         agent_run["base"],
     )
     published = publish_pull_request(client, events, agent_run, github_issue["title"], workspace.push)
+    explain_stop(client, events, agent_run, published.url)
     context.add_output_metadata(
         {
             "pr_url": MetadataValue.url(published.url),

@@ -38,10 +38,13 @@ def pull_body(run: dict[str, Any], issue_number: int) -> str:
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
     summary = (run.get("summary") or "").strip()
+    stopped = (
+        f"\n\n**Stopped early** ({run['outcome']}): {run['stopped_because']}." if run.get("stopped_because") else ""
+    )
     summary_block = f"\n\n### Agent's summary\n\n{summary}" if summary and summary != run["outcome"] else ""
     return (
         f"Closes #{issue_number}\n\nThis draft was written by Paid's coding agent. Please review it as you would"
-        f" any contribution.\n\n| | |\n|---|---|\n{table}{summary_block}\n\n"
+        f" any contribution.{stopped}\n\n| | |\n|---|---|\n{table}{summary_block}\n\n"
         + MARKER.format(kind="run", ref=run["run_id"])
     )
 
@@ -97,3 +100,43 @@ def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, 
         idempotency_key=key,
     )
     return not already
+
+
+STOP_TITLES = {
+    "limits_exceeded": "I stopped at a budget limit",
+    "timeout": "I ran out of time",
+    "loop_detected": "I stopped because I was going round in circles",
+    "format_errors": "I stopped because the model's answers could not be used",
+    "model_error": "I stopped because the model failed",
+    "failed": "I stopped because something went wrong",
+    "no_changes": "I finished without changing anything",
+}
+
+
+def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_url: str | None) -> bool:
+    """Tells the issue why the run ended early and what is left; once per run."""
+    outcome = run["outcome"]
+    if outcome == "completed":
+        return False
+    key = f"issue.commented:stopped:{run['run_id']}"
+    if ledger.has(key):
+        return False
+    reason = run.get("stopped_because") or run.get("summary") or outcome
+    if pr_url:
+        where = f"The work so far is committed on `{run['branch']}` and shown in the draft pull request {pr_url}."
+    else:
+        where = "Nothing was changed, so there is no pull request."
+    body = (
+        f"{STOP_TITLES.get(outcome, 'I stopped')}: {reason}.\n\n{where}\n\nWhat is left: finishing the change"
+        " and checking it. Add detail to the issue and relabel it to let me try again, or take it from here."
+        f" (run `{run['run_id']}`, {run['turns']} turns, ${run['cost_usd']:.4f})\n\n"
+        + MARKER.format(kind="stopped", ref=run["run_id"])
+    )
+    comment_url = client.comment(run["repo"], int(run["number"]), body)
+    ledger.append(
+        issue_key(run["repo"], int(run["number"])),
+        "issue.commented",
+        {"purpose": "stopped", "run_id": run["run_id"], "outcome": outcome, "comment_url": comment_url},
+        idempotency_key=key,
+    )
+    return True

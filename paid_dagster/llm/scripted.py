@@ -59,6 +59,7 @@ class CallRecord:
     turn: int
     messages: int
     status: int
+    last_user_message: str = ""
     at: float = field(default_factory=time.time)
 
 
@@ -104,12 +105,13 @@ class ScriptedModelServer:
         messages = request.get("messages") or []
         turn = self.script.turn_for(messages)
         index = sum(1 for m in messages if m.get("role") == "assistant")
+        last_user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
         if turn.get("delay_ms"):
             time.sleep(float(turn["delay_ms"]) / 1000)
         if turn.get("error"):
             status = int(turn["error"])
             with self._lock:
-                self.calls.append(CallRecord(index, len(messages), status))
+                self.calls.append(CallRecord(index, len(messages), status, last_user))
             return status, {"error": {"message": turn.get("message", "scripted failure"), "type": "server_error"}}
         content = str(turn.get("content", ""))
         prompt = "".join(str(m.get("content", "")) for m in messages)
@@ -119,7 +121,7 @@ class ScriptedModelServer:
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         with self._lock:
-            self.calls.append(CallRecord(index, len(messages), 200))
+            self.calls.append(CallRecord(index, len(messages), 200, last_user))
         return 200, {
             "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
             "object": "chat.completion",

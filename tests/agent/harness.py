@@ -1,0 +1,87 @@
+"""One agent run, outside Dagster, on the forge with a scripted model: for the agent runtime's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from paid_dagster.agent.run import AgentRunResult, new_run_id, run_agent
+from paid_dagster.agent.workspace import Workspace
+from paid_dagster.config import Limits, PaidConfig, parse_config
+from paid_dagster.forge import Forge, SampleSeed, seed_sample
+from paid_dagster.github.client import GitHubClient
+from paid_dagster.github.publish import Published, explain_stop, publish_pull_request
+from paid_dagster.ledger import Ledger
+from paid_dagster.llm import LLMGateway
+from paid_dagster.llm.scripted import Script, ScriptedModelServer
+from paid_dagster.stack import stack_config
+
+
+@dataclass
+class Harness:
+    forge: Forge
+    seed: SampleSeed
+    model: ScriptedModelServer
+    config: PaidConfig
+    ledger: Ledger
+    client: GitHubClient
+
+    def run(self, number: int = 1, **limits: Any) -> AgentRunResult:
+        config = replace(self.config, limits=replace(self.config.limits, **limits)) if limits else self.config
+        repo = self.client.repo(self.seed.repo)
+        return run_agent(
+            config,
+            config.repository(self.seed.repo),
+            self.client.snapshot(self.seed.repo, number),
+            repo.clone_url,
+            repo.default_branch,
+            self.forge.token(self.seed.bot),
+            LLMGateway(config.model, self.ledger),
+            self.ledger,
+            new_run_id(),
+        )
+
+    def publish(self, run: AgentRunResult) -> Published | None:
+        data = run.as_dict()
+        published = None
+        if run.commits_ahead:
+            workspace = Workspace(
+                Path(run.worktree),
+                self.client.repo(run.repo).clone_url,
+                self.forge.token(self.seed.bot),
+                run.branch,
+                run.base,
+            )
+            published = publish_pull_request(self.client, self.ledger, data, "Fix", workspace.push)
+        explain_stop(self.client, self.ledger, data, published.url if published else None)
+        return published
+
+    def issue_comments(self, number: int = 1) -> list[str]:
+        return [c.body for c in self.client.issue(self.seed.repo, number).get_comments()]
+
+
+@contextmanager
+def harness(tmp: Path, script: dict[str, Any], sandbox: str = "bubblewrap", **limits: Any) -> Iterator[Harness]:
+    with Forge(tmp / "forge") as forge, ScriptedModelServer(Script.load(script)) as model:
+        seed = seed_sample(forge)
+        data = stack_config(forge.url, model.api_base, seed.repo, tmp / "work", sandbox)
+        data["github"]["token_env"] = "PAID_HARNESS_TOKEN"
+        data["limits"].update(limits)
+        config = parse_config(data)
+        import os
+
+        os.environ["PAID_HARNESS_TOKEN"] = forge.token(seed.bot)
+        ledger = Ledger(f"sqlite:///{tmp / 'ledger.sqlite3'}")
+        client = GitHubClient(config.github, forge.token(seed.bot))
+        yield Harness(forge, seed, model, config, ledger, client)
+
+
+def bash(command: str, thought: str = "Next step.") -> dict[str, str]:
+    return {"content": f"THOUGHT: {thought}\n\n```mswea_bash_command\n{command}\n```"}
+
+
+SUBMIT = bash("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT", "Done.")
+__all__ = ["SUBMIT", "Harness", "Limits", "bash", "harness"]
