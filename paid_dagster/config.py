@@ -55,6 +55,13 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class QualitySettings:
+    enabled: bool = True
+    max_rounds: int = 3
+    timeout_seconds: int = 300
+
+
+@dataclass(frozen=True)
 class RepoSettings:
     name: str
     trigger_label: str = "paid-build"
@@ -79,6 +86,7 @@ class PaidConfig:
     github: GitHubSettings = field(default_factory=GitHubSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     limits: Limits = field(default_factory=Limits)
+    quality: QualitySettings = field(default_factory=QualitySettings)
     first_tick_backlog: int = 10
     work_dir: str = ".paid/work"
     ledger_url: str | None = None
@@ -191,6 +199,7 @@ def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
         github=_section(GitHubSettings, "github", top.get("github"), problems),
         model=_section(ModelSettings, "model", top.get("model"), problems),
         limits=_section(Limits, "limits", top.get("limits"), problems),
+        quality=_section(QualitySettings, "quality", top.get("quality"), problems),
         first_tick_backlog=backlog,
         work_dir=str(top.get("work_dir", ".paid/work")),
         ledger_url=top.get("ledger_url"),

@@ -36,8 +36,9 @@ def redact_obj(value: Any) -> Any:
     return value
 
 
-def scrubbed_environment(keep: tuple[str, ...] = ("LANG", "LC_ALL", "TZ")) -> dict[str, str]:
+def scrubbed_environment(keep: tuple[str, ...] = ("LANG", "LC_ALL", "TZ"), extra_path: str = "") -> dict[str, str]:
     """The environment a sandboxed command gets: a fixed PATH and nothing of the host's."""
     env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"})
+    path = "/usr/local/bin:/usr/bin:/bin"
+    env.update({"PATH": f"{extra_path}:{path}" if extra_path else path, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"})
     return env

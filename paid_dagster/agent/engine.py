@@ -20,7 +20,7 @@ from minisweagent.exceptions import InterruptAgentFlow, Submitted
 from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
 
 from ..llm import LLMError, LLMGateway
-from .guardrails import WIND_DOWN, Limits, Trip, check_before_call, nearly_spent, repeated_action
+from .guardrails import WIND_DOWN, Budget, Limits, Trip, check_before_call, nearly_spent, repeated_action
 from .prompts import load_template
 from .sandbox import Sandbox
 
@@ -58,20 +58,22 @@ class Tripped(InterruptAgentFlow):
 class GuardedAgent(DefaultAgent):
     """mini-swe-agent's loop with Paid's guardrails checked before each model call and after each action."""
 
-    def __init__(self, *args: Any, limits: Limits, commands: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, limits: Limits, commands: list[str], budget: Budget, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits
+        self.budget = budget
         self.commands = commands
         self.trip: Trip | None = None
         self.wound_down = False
 
     def query(self) -> dict:
-        elapsed = time.time() - self._start_time
-        trip = check_before_call(self.limits, self.n_calls, elapsed, self.cost)
+        elapsed = time.time() - self.budget.started
+        turns, cost = self.budget.turns + self.n_calls, self.budget.cost + self.cost
+        trip = check_before_call(self.limits, turns, elapsed, cost)
         if trip is not None:
             self.trip = trip
             raise Tripped(trip)
-        spent = nearly_spent(self.limits, self.n_calls, elapsed, self.cost)
+        spent = nearly_spent(self.limits, turns, elapsed, cost)
         if spent and not self.wound_down:
             self.wound_down = True
             self.add_messages(self.model.format_message(role="user", content=WIND_DOWN.format(spent=spent)))
@@ -89,7 +91,7 @@ class GuardedAgent(DefaultAgent):
 class Engine(Protocol):
     name: str
 
-    def run(self, task: str, sandbox: Sandbox, limits: Limits) -> EngineResult: ...
+    def run(self, task: str, sandbox: Sandbox, limits: Limits, budget: Budget | None = None) -> EngineResult: ...
 
 
 class GatewayModel(LitellmTextbasedModel):
@@ -151,7 +153,8 @@ class MiniSweAgentEngine:
         self.stream = stream
         self.run_id = run_id
 
-    def run(self, task: str, sandbox: Sandbox, limits: Limits) -> EngineResult:
+    def run(self, task: str, sandbox: Sandbox, limits: Limits, budget: Budget | None = None) -> EngineResult:
+        budget = budget or Budget(started=time.time())
         system_template, _ = load_template("system")
         environment = SandboxEnvironment(sandbox, limits.command_timeout_seconds)
         agent = GuardedAgent(
@@ -159,6 +162,7 @@ class MiniSweAgentEngine:
             environment,
             limits=limits,
             commands=environment.commands,
+            budget=budget,
             system_template=system_template,
             instance_template="{{task}}",
             step_limit=0,  # the guardrails above enforce the limits, with outcomes of their own
@@ -170,6 +174,8 @@ class MiniSweAgentEngine:
             summary = str(info.get("submission", "")) or status
         except LLMError as exc:
             status, summary = "model_error", str(exc)
+        budget.turns += agent.n_calls
+        budget.cost += agent.cost
         if agent.trip is not None:
             status = agent.trip.outcome
         return EngineResult(

@@ -15,6 +15,15 @@ class Limits:
     wind_down_fraction: float = 0.9
 
 
+@dataclass
+class Budget:
+    """What a run has spent so far, across every round of the quality loop."""
+
+    started: float
+    turns: int = 0
+    cost: float = 0.0
+
+
 @dataclass(frozen=True)
 class Trip:
     outcome: str  # limits_exceeded | timeout | loop_detected

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import PaidConfig, RepoSettings
+from ..config import PaidConfig, QualitySettings, RepoSettings
 from ..github.client import IssueSnapshot
 from ..keys import branch_name, issue_key
 from ..ledger import Ledger
 from ..llm import LLMGateway
-from .engine import MiniSweAgentEngine
-from .guardrails import Limits
+from ..quality.checks import run_checks
+from ..quality.feedback import feedback, pr_section
+from ..quality.findings import CheckResult, summarize
+from .engine import EngineResult, MiniSweAgentEngine
+from .guardrails import Budget, Limits
 from .prompts import render_task
-from .sandbox import open_sandbox
+from .sandbox import Sandbox, open_sandbox
 from .workspace import Workspace
 
 
@@ -49,6 +52,9 @@ class AgentRunResult:
     worktree: str
     stopped_because: str | None = None
     wound_down: bool = False
+    quality_rounds: int = 0
+    quality: dict[str, Any] = field(default_factory=dict)
+    quality_report: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,6 +72,43 @@ def llm_totals(ledger: Ledger, stream: str, run_id: str) -> dict[str, float]:
         "tokens_out": sum(int(c.get("tokens_out", 0)) for c in calls),
         "cost_usd": round(sum(float(c.get("cost_usd", 0.0)) for c in calls), 8),
     }
+
+
+def work_in_rounds(
+    engine: MiniSweAgentEngine,
+    task: str,
+    sandbox: Sandbox,
+    limits: Limits,
+    quality: QualitySettings,
+    worktree: Path,
+    ledger: Ledger,
+    stream: str,
+    run_id: str,
+) -> tuple[EngineResult, list[list[CheckResult]]]:
+    """The agent works, the project's checks run; failures are fed back, at most `max_rounds` rounds in all."""
+    budget = Budget(started=time.time())
+    rounds: list[list[CheckResult]] = []
+    total_turns, commands = 0, []
+    prompt = task
+    for number in range(1, max(quality.max_rounds, 1) + 1):
+        result = engine.run(prompt, sandbox, limits, budget)
+        total_turns += result.turns
+        commands += result.commands
+        if result.outcome != "completed" or not quality.enabled:
+            break
+        checks = run_checks(sandbox, worktree, quality.timeout_seconds)
+        rounds.append(checks)
+        summary = summarize(checks)
+        ledger.append(
+            stream,
+            "quality.checked",
+            {"run_id": run_id, "round": number, "summary": summary, "checks": [c.as_dict() for c in checks]},
+        )
+        if summary["status"] != "failed" or number == quality.max_rounds:
+            break
+        prompt = f"{task}\n\n{feedback(checks, number + 1, quality.max_rounds)}"
+    result.turns, result.cost_usd, result.commands = total_turns, budget.cost, commands
+    return result, rounds
 
 
 def run_agent(
@@ -127,7 +170,17 @@ def run_agent(
             loop_repeats=config.limits.loop_repeats,
         )
         try:
-            result = MiniSweAgentEngine(gateway, stream, run_id).run(prompt.text, sandbox, limits)
+            result, rounds = work_in_rounds(
+                MiniSweAgentEngine(gateway, stream, run_id),
+                prompt.text,
+                sandbox,
+                limits,
+                config.quality,
+                workspace.path,
+                ledger,
+                stream,
+                run_id,
+            )
         finally:
             sandbox.close()
         workspace.commit_all(f"{issue.title} (#{issue.number})\n\nMade by Paid, run {run_id} ({result.outcome}).")
@@ -166,6 +219,9 @@ def run_agent(
             worktree=str(workspace.path),
             stopped_because=result.tripped,
             wound_down=result.wound_down,
+            quality_rounds=len(rounds),
+            quality=summarize(rounds[-1]) if rounds else {},
+            quality_report=pr_section(rounds),
         )
     except Exception as exc:
         ledger.append(

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -97,6 +98,20 @@ def _run_capped(argv: list[str], cwd: Path | None, env: dict[str, str], timeout:
     return CommandResult(text, -9 if timed_out else (process.returncode or 0), timed_out, truncated)
 
 
+def toolchain_dirs() -> list[str]:
+    """The Python that runs Paid (its venv and base install), offered read-only so that the quality tools
+    (ruff, mypy, pytest) exist in the sandbox; system directories are bound anyway."""
+    dirs = []
+    for directory in (sys.prefix, sys.base_prefix):
+        if directory and not directory.startswith(("/usr", "/etc")) and directory not in dirs:
+            dirs.append(directory)
+    return dirs
+
+
+def toolchain_path() -> str:
+    return f"{sys.prefix}/bin" if sys.prefix != sys.base_prefix else ""
+
+
 class LocalSandbox:
     """No isolation: commands run on the host in the worktree, with a scrubbed environment."""
 
@@ -107,7 +122,8 @@ class LocalSandbox:
         log.warning("sandbox 'local' gives the agent no isolation: use it only for code you trust")
 
     def run(self, command: str, timeout: int) -> CommandResult:
-        return _run_capped(["bash", "-c", command], self.worktree, scrubbed_environment(), timeout)
+        env = scrubbed_environment(extra_path=toolchain_path())
+        return _run_capped(["bash", "-c", command], self.worktree, env, timeout)
 
     def close(self) -> None:
         pass
@@ -129,6 +145,8 @@ class BubblewrapSandbox:
     def argv(self, command: str) -> list[str]:
         argv = ["bwrap"]
         for directory in self.SYSTEM_DIRS:
+            argv += ["--ro-bind", directory, directory]
+        for directory in toolchain_dirs():
             argv += ["--ro-bind", directory, directory]
         for link in ("bin", "lib", "lib64", "sbin"):
             if os.path.islink(f"/{link}"):
@@ -156,7 +174,7 @@ class BubblewrapSandbox:
             "--hostname",
             "sandbox",
         ]
-        for key, value in scrubbed_environment().items():
+        for key, value in scrubbed_environment(extra_path=toolchain_path()).items():
             argv += ["--setenv", key, value]
         # Limits that bwrap lacks come from prlimit inside: processes, memory, file size.
         limits = [

@@ -1,0 +1,84 @@
+"""The quality feedback loop: a first attempt with a ruff error and a failing test is fed back and fixed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paid_dagster.keys import issue_key
+
+from .harness import SUBMIT, bash, harness
+
+SLOPPY = '''import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    unit_price_cents: int
+    quantity: int = 1
+
+
+def total_cents(items: list[LineItem]) -> int:
+    """The price of every item in the cart, in cents."""
+    total = 0
+    for item in items:
+        total += item.unit_price_cents
+    return total
+'''
+
+CAREFUL = SLOPPY.replace("import os\n", "").replace(
+    "total += item.unit_price_cents", "total += item.unit_price_cents * item.quantity"
+)
+
+
+def write_cart(source: str) -> dict[str, str]:
+    return bash(f"cat > shopcart/cart.py <<'PY'\n{source}PY", "Rewrite the cart's total.")
+
+
+SCRIPT = {
+    "conversations": [
+        # The feedback round: its opening holds the task and the QUALITY FEEDBACK section.
+        {"match": "QUALITY FEEDBACK", "turns": [write_cart(CAREFUL), SUBMIT]},
+        {"match": "total_cents|Cart total", "turns": [write_cart(SLOPPY), SUBMIT]},
+    ]
+}
+
+
+def test_findings_are_fed_back_and_fixed_in_a_second_round(tmp_path: Path) -> None:
+    with harness(tmp_path, SCRIPT) as h:
+        run = h.run()
+        assert run.outcome == "completed" and run.quality_rounds == 2
+        assert run.quality["status"] == "passed" and run.quality["checks_passed"] == run.quality["checks_total"] == 2
+        rounds = h.ledger.read(stream=issue_key(h.seed.repo, 1), kinds=["quality.checked"])
+        assert [e.data["round"] for e in rounds] == [1, 2]
+        first = {c["check"]: c for c in rounds[0].data["checks"]}
+        assert first["lint"]["status"] == "failed" and first["lint"]["findings"][0]["rule"] == "F401"
+        assert first["lint"]["findings"][0]["fixable"] is True
+        assert first["tests"]["status"] == "failed" and first["tests"]["errors"] == 1
+        assert "test_total_multiplies_by_quantity" in first["tests"]["findings"][0]["rule"]
+        assert rounds[1].data["summary"]["status"] == "passed"
+        # What the agent was told in round 2: file:line – message (rule) [fixable].
+        fed_back = next(c.last_user_message for c in h.model.calls if "QUALITY FEEDBACK" in c.last_user_message)
+        assert "shopcart/cart.py:1 – `os` imported but unused (F401) [fixable]" in fed_back
+        assert "test_total_multiplies_by_quantity" in fed_back
+        published = h.publish(run)
+        assert published is not None
+        body = h.client.repo(h.seed.repo).get_pull(published.number).body
+        assert "Quality checks: 2 rounds" in body and "tests (pytest): ✅ passed" in body
+        bare = h.forge.service.git(h.forge.repo(h.seed.repo))
+        files = bare.git("ls-tree", "-r", "--name-only", f"refs/heads/{run.branch}").split()
+        assert not [f for f in files if f.startswith(".paid-quality")]
+
+
+def test_remaining_findings_go_into_the_pr_after_the_last_round(tmp_path: Path) -> None:
+    script = {"conversations": [{"match": "total_cents|Cart total", "turns": [write_cart(SLOPPY), SUBMIT]}]}
+    with harness(tmp_path, script) as h:
+        h.config = h.config.__class__(**{**h.config.__dict__,
+                                         "quality": h.config.quality.__class__(max_rounds=2)})
+        run = h.run()
+        assert run.quality_rounds == 2 and run.quality["status"] == "failed"
+        published = h.publish(run)
+        assert published is not None
+        body = h.client.repo(h.seed.repo).get_pull(published.number).body
+        assert "Remaining findings" in body and "F401" in body
