@@ -7,6 +7,9 @@ command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v prlimit >/dev/null || need+=(util-linux)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v rubocop >/dev/null || need+=(rubocop)
+command -v go >/dev/null || need+=(golang-go)
+command -v npm >/dev/null || need+=(nodejs npm)
 [ "${PAID_WITH_DOCKER:-0}" = 1 ] && { command -v dockerd >/dev/null || need+=(docker.io); }
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -74,8 +74,7 @@ def test_findings_are_fed_back_and_fixed_in_a_second_round(tmp_path: Path) -> No
 def test_remaining_findings_go_into_the_pr_after_the_last_round(tmp_path: Path) -> None:
     script = {"conversations": [{"match": "total_cents|Cart total", "turns": [write_cart(SLOPPY), SUBMIT]}]}
     with harness(tmp_path, script) as h:
-        h.config = h.config.__class__(**{**h.config.__dict__,
-                                         "quality": h.config.quality.__class__(max_rounds=2)})
+        h.config = h.config.__class__(**{**h.config.__dict__, "quality": h.config.quality.__class__(max_rounds=2)})
         run = h.run()
         assert run.quality_rounds == 2 and run.quality["status"] == "failed"
         published = h.publish(run)
