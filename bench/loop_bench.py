@@ -74,23 +74,43 @@ def under_daemon(tmp: Path) -> float:
     home.mkdir()
     (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PAID_CONFIG": str(stack.config_path),
-           "PAID_LEDGER_URL": f"sqlite:///{home / 'ledger.sqlite3'}", "PAID_SENSOR_INTERVAL": "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PAID_CONFIG": str(stack.config_path),
+        "PAID_LEDGER_URL": f"sqlite:///{home / 'ledger.sqlite3'}",
+        "PAID_SENSOR_INTERVAL": "1",
+    }
     port = free_port()
-    proc = subprocess.Popen([str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         import requests
 
         wait_until(lambda: _ok(requests, f"http://127.0.0.1:{port}/server_info"), 180, what="dagster dev")
-        subprocess.run([str(bin_dir / "dagster"), "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
-                       cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(bin_dir / "dagster"), "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         time.sleep(3)  # let the first (empty) tick pass so that timing starts from a running sensor
         started = time.perf_counter()
         stack.forge.as_user(stack.seed.writer).label(stack.seed.repo, 1, "paid-build")
         store = stack.forge.store
-        wait_until(lambda: store.scalar("SELECT COUNT(*) FROM comments WHERE body LIKE '%draft pull request%'"),
-                   300, interval=0.2, what="the PR link comment")
+        wait_until(
+            lambda: store.scalar("SELECT COUNT(*) FROM comments WHERE body LIKE '%draft pull request%'"),
+            300,
+            interval=0.2,
+            what="the PR link comment",
+        )
         return time.perf_counter() - started
     finally:
         import signal

@@ -68,13 +68,23 @@ def main() -> None:
         naive_time = min(timed(naive_tick) for _ in range(3))
         naive_requests, naive_points = points_spent(forge, mark)
         row("naive poller: wall time per tick", naive_time * 1000, "ms")
-        row("Paid's sensor (ETag + since): wall time per idle tick", sensor_time * 1000, "ms", naive_time * 1000,
-            higher_is_better=False)
+        row(
+            "Paid's sensor (ETag + since): wall time per idle tick",
+            sensor_time * 1000,
+            "ms",
+            naive_time * 1000,
+            higher_is_better=False,
+        )
         row("naive poller: requests / rate-limit points per tick", naive_requests / 3, f"/ {naive_points / 3:.0f}")
-        row("Paid's sensor: requests / rate-limit points per idle tick", sensor_requests / 3,
-            f"/ {sensor_points / 3:.0f}")
-        print(f"  points saved per tick: {naive_points / 3 - sensor_points / 3:.0f}"
-              f" (a 5000-point hour allows {5000 // max(naive_points // 3, 1)} naive ticks, unlimited idle ones)")
+        row(
+            "Paid's sensor: requests / rate-limit points per idle tick",
+            sensor_requests / 3,
+            f"/ {sensor_points / 3:.0f}",
+        )
+        print(
+            f"  points saved per tick: {naive_points / 3 - sensor_points / 3:.0f}"
+            f" (a 5000-point hour allows {5000 // max(naive_points // 3, 1)} naive ticks, unlimited idle ones)"
+        )
 
 
 if __name__ == "__main__":

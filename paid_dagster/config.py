@@ -136,8 +136,9 @@ def _section(cls: type, where: str, data: Any, problems: list[str]) -> Any:
         value, default = values[f.name], getattr(defaults, f.name)
         if isinstance(default, tuple) or f.name == "fallbacks":
             values[f.name] = tuple(value or ())
-        elif isinstance(default, bool) and not isinstance(value, bool):
-            problems.append(f"{where}.{f.name}: expected true or false, got {value!r}")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                problems.append(f"{where}.{f.name}: expected true or false, got {value!r}")
         elif isinstance(default, (int, float)) and (
             not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0
         ):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..secrets import scrubbed_environment
+from .cgroup import Cgroup
 
 log = logging.getLogger(__name__)
 OUTPUT_CAP = 64 * 1024
@@ -130,10 +131,17 @@ class LocalSandbox:
 
 
 class BubblewrapSandbox:
-    """bwrap: new namespaces (no network but loopback), system dirs read-only, only the worktree writable."""
+    """bwrap: new namespaces (no network but loopback), system dirs read-only, only the worktree writable.
+
+    Processes and memory are capped by a cgroup around bwrap (RLIMIT_NPROC does not bind root, whom the
+    sandbox's user maps to); prlimit inside adds a file-size cap.
+    """
 
     name = "bubblewrap"
     SYSTEM_DIRS = ("/usr", "/etc")
+    # The sandbox's user maps to the caller's, so files only root may read must be hidden, not just protected.
+    MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/machine-id")
+    MASKED_DIRS = ("/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private", "/etc/postgresql", "/etc/docker", "/etc/security")
 
     def __init__(self, worktree: Path, memory_mb: int = 2048, pids: int = 256) -> None:
         if shutil.which("bwrap") is None:
@@ -141,54 +149,46 @@ class BubblewrapSandbox:
         self.worktree = worktree
         self.memory_mb = memory_mb
         self.pids = pids
+        self.last_peak_pids: int | None = None
 
     def argv(self, command: str) -> list[str]:
         argv = ["bwrap"]
         for directory in self.SYSTEM_DIRS:
             argv += ["--ro-bind", directory, directory]
+        for masked in self.MASKED_FILES:
+            if os.path.isfile(masked):
+                argv += ["--ro-bind", "/dev/null", masked]
+        for masked in self.MASKED_DIRS:
+            if os.path.isdir(masked):
+                argv += ["--tmpfs", masked]
         for directory in toolchain_dirs():
             argv += ["--ro-bind", directory, directory]
         for link in ("bin", "lib", "lib64", "sbin"):
             if os.path.islink(f"/{link}"):
                 argv += ["--symlink", f"usr/{link}", f"/{link}"]
-        argv += [
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-            "--tmpfs",
-            "/tmp",
-            "--bind",
-            str(self.worktree),
-            "/workspace",
-            "--chdir",
-            "/workspace",
-            "--unshare-all",
-            "--die-with-parent",
-            "--new-session",
-            "--clearenv",
-            "--uid",
-            "1000",
-            "--gid",
-            "1000",
-            "--hostname",
-            "sandbox",
-        ]
+        argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        argv += ["--bind", str(self.worktree), "/workspace", "--chdir", "/workspace"]
+        argv += ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+        argv += ["--uid", "1000", "--gid", "1000", "--hostname", "sandbox", "--remount-ro", "/"]
         for key, value in scrubbed_environment(extra_path=toolchain_path()).items():
             argv += ["--setenv", key, value]
-        # Limits that bwrap lacks come from prlimit inside: processes, memory, file size.
-        limits = [
-            "prlimit",
-            f"--nproc={self.pids}",
-            f"--as={self.memory_mb * 1024 * 1024}",
-            f"--fsize={512 * 1024 * 1024}",
-            "--",
-        ]
-        return argv + limits + ["bash", "-c", command]
+        return [*argv, "prlimit", f"--fsize={512 * 1024 * 1024}", "--", "bash", "-c", command]
 
     def run(self, command: str, timeout: int) -> CommandResult:
-        # bwrap itself becomes PID 1 of the sandbox: it must not carry the host's environment either.
-        return _run_capped(self.argv(command), None, scrubbed_environment(), timeout)
+        group = Cgroup(self.pids, self.memory_mb * 1024 * 1024)
+        if not group.enforced:
+            group.close()
+            raise SandboxUnavailable(
+                "cannot create a cgroup to cap the sandbox's processes (run Paid as root or give it a delegated"
+                " cgroup); refusing to run commands without a process limit"
+            )
+        try:
+            # bwrap itself becomes PID 1 of the sandbox: it must not carry the host's environment either.
+            result = _run_capped(group.wrap(self.argv(command)), None, scrubbed_environment(), timeout)
+            self.last_peak_pids = group.peak_pids()
+            return result
+        finally:
+            group.close()
 
     def close(self) -> None:
         pass

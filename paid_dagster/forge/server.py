@@ -814,6 +814,21 @@ def dispatch(api: Api, req: Request) -> Reply:
     raise not_found()
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    """GitHub rejects text that is not valid Unicode; so does the forge (SQLite could not store it either)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 class ForgeHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -934,7 +949,10 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             return self.reply_error(403, message, {**headers, **limit_headers})
         try:
             body = json.loads(raw) if raw.strip() else None
-        except json.JSONDecodeError:
+            json.dumps(body).encode("utf-8").decode("utf-8")
+            if body is not None and _has_lone_surrogate(body):
+                raise ValueError("lone surrogate")
+        except (json.JSONDecodeError, UnicodeError, ValueError):
             return self.reply_error(400, "Problems parsing JSON", {**headers, **limit_headers}, counted=spend)
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         req = Request(self.command if self.command != "HEAD" else "GET", path, params, body, user, self.base)

@@ -64,12 +64,15 @@ class Harness:
 
 
 @contextmanager
-def harness(tmp: Path, script: dict[str, Any], sandbox: str = "bubblewrap", **limits: Any) -> Iterator[Harness]:
+def harness(
+    tmp: Path, script: dict[str, Any], sandbox: str = "bubblewrap", quality: bool = True, **limits: Any
+) -> Iterator[Harness]:
     with Forge(tmp / "forge") as forge, ScriptedModelServer(Script.load(script)) as model:
         seed = seed_sample(forge)
         data = stack_config(forge.url, model.api_base, seed.repo, tmp / "work", sandbox)
         data["github"]["token_env"] = "PAID_HARNESS_TOKEN"
         data["limits"].update(limits)
+        data["quality"] = {"enabled": quality}
         config = parse_config(data)
         import os
 

@@ -54,7 +54,7 @@ def test_the_same_action_repeated_is_a_loop(tmp_path: Path) -> None:
 
 def test_wind_down_message_at_ninety_percent(tmp_path: Path) -> None:
     script = {"conversations": [{"turns": [*steps(9), SUBMIT]}]}
-    with harness(tmp_path, script, max_turns=10) as h:
+    with harness(tmp_path, script, quality=False, max_turns=10) as h:
         run = h.run()
         assert run.outcome == "completed" and run.wound_down
         warned = [i for i, c in enumerate(h.model.calls) if "most of your budget" in c.last_user_message]

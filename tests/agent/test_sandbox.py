@@ -1,0 +1,124 @@
+"""Escape attempts fail in every sandbox backend, and the test says which attempt and how it failed."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from paid_dagster.agent.sandbox import OUTPUT_CAP, Sandbox, open_sandbox
+
+BACKENDS = ["bubblewrap", pytest.param("docker", marks=pytest.mark.docker)]
+
+
+@pytest.fixture(params=BACKENDS)
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sandbox, Path]]:
+    worktree = tmp_path / "worktree"
+    worktree.mkdir()
+    (worktree / "README.md").write_text("hello\n")
+    box = open_sandbox(request.param, worktree)
+    yield box, worktree
+    box.close()
+
+
+@pytest.fixture
+def host_service() -> Iterator[int]:
+    """A TCP service on the host's 127.0.0.1 that answers anyone who reaches it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                conn.sendall(b"reached the host\n")
+                conn.close()
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield port
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_commands_work_in_the_worktree(sandbox: tuple[Sandbox, Path]) -> None:
+    box, worktree = sandbox
+    result = box.run("cat README.md && echo made > new.txt && python3 -c 'print(6 * 7)'", 60)
+    assert result.returncode == 0 and "hello" in result.output and "42" in result.output
+    assert (worktree / "new.txt").read_text() == "made\n"
+
+
+def test_network_is_off(sandbox: tuple[Sandbox, Path], host_service: int) -> None:
+    box, _ = sandbox
+    probe = (
+        f"python3 -c \"import socket; s = socket.create_connection(('127.0.0.1', {host_service}), 3);"
+        ' print(s.recv(100))"'
+    )
+    result = box.run(probe, 60)
+    assert "reached the host" not in result.output and result.returncode != 0, "the host's service was reachable"
+    listing = box.run("tail -n +3 /proc/net/dev", 30).output
+    interfaces = [line.split(":")[0].strip() for line in listing.splitlines() if ":" in line]
+    assert interfaces == ["lo"], f"interfaces other than loopback: {interfaces}"
+
+
+def test_the_host_environment_and_secrets_stay_outside(
+    sandbox: tuple[Sandbox, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box, _ = sandbox
+    secret = "ghp_" + "S3cr3t" * 6
+    monkeypatch.setenv("GITHUB_TOKEN", secret)
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(secret)
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").write_text("secret: yes\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    env = box.run("env; cat /proc/1/environ; cat /proc/self/environ", 30).output
+    assert secret not in env and "DAGSTER_HOME" not in env, "the host's environment leaked into the sandbox"
+    for path in (token_file, dagster_home / "dagster.yaml", Path("/root/.bash_history"), Path("/etc/shadow")):
+        result = box.run(f"cat {path}", 30)
+        assert secret not in result.output and "secret: yes" not in result.output, f"read {path}"
+        assert result.returncode != 0, f"{path} was readable in the sandbox"
+
+
+def test_nothing_outside_the_worktree_is_writable(sandbox: tuple[Sandbox, Path], tmp_path: Path) -> None:
+    box, _ = sandbox
+    outside = tmp_path / "outside.txt"
+    for target in ("/usr/pwned", "/etc/pwned", str(outside), "/pwned"):
+        result = box.run(f"echo x > {target}", 30)
+        assert result.returncode != 0, f"wrote {target}"
+    assert not outside.exists() and not Path("/usr/pwned").exists() and not Path("/etc/pwned").exists()
+
+
+def test_a_fork_bomb_is_contained(sandbox: tuple[Sandbox, Path]) -> None:
+    box, _ = sandbox
+    started = time.monotonic()
+    result = box.run("bomb() { bomb | bomb & }; bomb; sleep 4; echo survived", 15)
+    assert time.monotonic() - started < 40
+    peak = getattr(box, "last_peak_pids", None)
+    assert peak is None or peak <= box.pids, f"{peak} processes ran at once, above the limit of {box.pids}"  # type: ignore[attr-defined]
+    assert "fork" in result.output.lower() or "resource temporarily unavailable" in result.output.lower(), (
+        result.output[-500:]
+    )
+    assert box.run("echo still alive", 30).output.strip() == "still alive"
+    assert os.system("true") == 0  # the host can still start processes
+
+
+def test_unbounded_output_is_cut(sandbox: tuple[Sandbox, Path]) -> None:
+    box, _ = sandbox
+    started = time.monotonic()
+    result = box.run("yes 'all work and no play'", 60)
+    assert result.truncated and len(result.output) <= OUTPUT_CAP + 200
+    assert time.monotonic() - started < 30
