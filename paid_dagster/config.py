@@ -70,6 +70,7 @@ class RepoSettings:
     base_branch: str | None = None
     engine: str = "mini-swe-agent"
     sandbox: str = "auto"
+    sandbox_image: str = "paid-sandbox:bookworm"
 
     @property
     def owner(self) -> str:

@@ -10,7 +10,8 @@ command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 command -v rubocop >/dev/null || need+=(rubocop)
 command -v go >/dev/null || need+=(golang-go)
 command -v npm >/dev/null || need+=(nodejs npm)
-[ "${PAID_WITH_DOCKER:-0}" = 1 ] && { command -v dockerd >/dev/null || need+=(docker.io); }
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   echo "installing system packages: ${need[*]}"

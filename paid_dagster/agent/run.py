@@ -161,7 +161,7 @@ def run_agent(
                 "rationale": "configured in paid.yaml",
             },
         )
-        sandbox = open_sandbox(settings.sandbox, workspace.path)
+        sandbox = open_sandbox(settings.sandbox, workspace.path, settings.sandbox_image)
         limits = Limits(
             max_turns=config.limits.max_turns,
             wall_time_seconds=config.limits.wall_time_seconds,

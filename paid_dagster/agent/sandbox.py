@@ -11,7 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..secrets import scrubbed_environment
 from .cgroup import Cgroup
@@ -194,14 +194,135 @@ class BubblewrapSandbox:
         pass
 
 
-def open_sandbox(kind: str, worktree: Path) -> Sandbox:
+DEFAULT_IMAGE = "paid-sandbox:bookworm"
+
+
+class DockerSandbox:
+    """A container per run (Docker SDK): no network, read-only root, non-root user, capped processes, memory
+    and CPU, no capabilities, the worktree its only writable mount besides a small /tmp."""
+
+    name = "docker"
+
+    def __init__(
+        self, worktree: Path, image: str = DEFAULT_IMAGE, memory_mb: int = 2048, pids: int = 256, cpus: float = 1.0
+    ) -> None:
+        try:
+            import docker
+            from docker.errors import DockerException, ImageNotFound
+
+            self._client = docker.from_env()
+            self._client.ping()
+        except Exception as exc:
+            raise SandboxUnavailable(
+                f"the Docker engine is not reachable ({type(exc).__name__}); start dockerd (make test does) or use"
+                " `sandbox: bubblewrap`"
+            ) from exc
+        try:
+            self._client.images.get(image)
+        except ImageNotFound as exc:
+            raise SandboxUnavailable(
+                f"the sandbox image {image} is missing: build it with scripts/build-sandbox-image.sh, or set"
+                " `sandbox_image` in paid.yaml to an image you pull"
+            ) from exc
+        self._errors = DockerException
+        self.worktree = worktree
+        self.image = image
+        self.memory_mb = memory_mb
+        self.pids = pids
+        self.cpus = cpus
+        self.last_peak_pids: int | None = None
+        # The container's user (1000) must be able to write the worktree Paid cloned as another user.
+        for path in [worktree, *worktree.rglob("*")]:
+            if not path.is_symlink():
+                os.chown(path, 1000, 1000)
+        self._container = self._start()
+
+    def _start(self) -> Any:
+        volumes = {str(self.worktree): {"bind": "/workspace", "mode": "rw"}}
+        for directory in toolchain_dirs():
+            volumes[directory] = {"bind": directory, "mode": "ro"}
+        return self._client.containers.run(
+            self.image,
+            ["sleep", "infinity"],
+            detach=True,
+            auto_remove=True,
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": "rw,size=256m,mode=1777"},
+            user="1000:1000",
+            working_dir="/workspace",
+            environment=scrubbed_environment(extra_path=toolchain_path()),
+            volumes=volumes,
+            mem_limit=f"{self.memory_mb}m",
+            memswap_limit=f"{self.memory_mb}m",
+            pids_limit=self.pids,
+            nano_cpus=int(self.cpus * 1e9),
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            hostname="sandbox",
+            labels={"paid.sandbox": "1"},
+            init=True,
+        )
+
+    def run(self, command: str, timeout: int) -> CommandResult:
+        # `timeout` inside ends the command; the exec's output is read with the same cap as elsewhere.
+        wrapped = ["timeout", "-s", "KILL", str(timeout), "bash", "-c", command]
+        api = self._client.api
+        exec_id = api.exec_create(self._container.id, wrapped, user="1000:1000", workdir="/workspace")["Id"]
+        stream = api.exec_start(exec_id, stream=True, demux=False)
+        chunks: list[bytes] = []
+        size, truncated = 0, False
+        for data in stream:
+            if size + len(data) > OUTPUT_CAP:
+                chunks.append(data[: OUTPUT_CAP - size])
+                truncated = True
+                break
+            chunks.append(data)
+            size += len(data)
+        code: int | None = -9 if truncated else api.exec_inspect(exec_id).get("ExitCode")
+        if truncated or self._leftovers():
+            # An exec cannot be killed by itself, and what it left running in the background would eat the
+            # process budget of the next command: restart the container (the worktree lives on the host).
+            self._restart()
+        text = b"".join(chunks).decode("utf-8", errors="replace")
+        timed_out = code in (124, 137) and not truncated
+        if truncated:
+            text += f"\n[output truncated at {OUTPUT_CAP} bytes]"
+        if timed_out:
+            text += f"\n[command timed out after {timeout} s]"
+        return CommandResult(text, -9 if timed_out else int(code if code is not None else -1), timed_out, truncated)
+
+    def _leftovers(self) -> bool:
+        """Processes still running besides the container's init and its `sleep`."""
+        try:
+            processes = self._container.top()["Processes"] or []
+        except self._errors:
+            return True
+        return len(processes) > 2
+
+    def _restart(self) -> None:
+        with contextlib.suppress(self._errors):
+            self._container.kill()
+        self._container = self._start()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.kill()
+
+
+def open_sandbox(kind: str, worktree: Path, image: str = DEFAULT_IMAGE) -> Sandbox:
     if kind == "local":
         return LocalSandbox(worktree)
+    if kind == "docker":
+        return DockerSandbox(worktree, image)
     if kind in ("bubblewrap", "auto"):
         if kind == "auto" and shutil.which("bwrap") is None:
-            raise SandboxUnavailable(
-                "no sandbox available: install bubblewrap (`apt-get install bubblewrap`) or set `sandbox: local`"
-                " for the repository in paid.yaml to run without isolation"
-            )
+            try:
+                return DockerSandbox(worktree, image)
+            except SandboxUnavailable as exc:
+                raise SandboxUnavailable(
+                    f"no sandbox available: install bubblewrap (`apt-get install bubblewrap`) or Docker ({exc}); or"
+                    " set `sandbox: local` for the repository in paid.yaml to run without isolation"
+                ) from exc
         return BubblewrapSandbox(worktree)
-    raise SandboxUnavailable(f"sandbox {kind!r} is not available in this build; use bubblewrap or local")
+    raise SandboxUnavailable(f"unknown sandbox {kind!r}: use auto, bubblewrap, docker or local")

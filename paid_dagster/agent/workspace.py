@@ -50,11 +50,14 @@ class Workspace:
             {
                 "GIT_TERMINAL_PROMPT": "0",
                 "GIT_CONFIG_NOSYSTEM": "1",
-                "GIT_CONFIG_COUNT": "2",
+                "GIT_CONFIG_COUNT": "3",
                 "GIT_CONFIG_KEY_0": "http.extraHeader",
                 "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
                 "GIT_CONFIG_KEY_1": "core.hooksPath",
                 "GIT_CONFIG_VALUE_1": "/dev/null",
+                # A Docker sandbox's user owns what it wrote; Paid still commits it.
+                "GIT_CONFIG_KEY_2": "safe.directory",
+                "GIT_CONFIG_VALUE_2": "*",
             }
         )
         return env

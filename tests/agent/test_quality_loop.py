@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from paid_dagster.keys import issue_key
 
 from .harness import SUBMIT, bash, harness
@@ -81,3 +83,10 @@ def test_remaining_findings_go_into_the_pr_after_the_last_round(tmp_path: Path) 
         assert published is not None
         body = h.client.repo(h.seed.repo).get_pull(published.number).body
         assert "Remaining findings" in body and "F401" in body
+
+
+@pytest.mark.docker
+def test_the_loop_runs_its_checks_in_docker_too(tmp_path: Path) -> None:
+    with harness(tmp_path, SCRIPT, sandbox="docker") as h:
+        run = h.run()
+        assert run.sandbox == "docker" and run.quality_rounds == 2 and run.quality["status"] == "passed"
