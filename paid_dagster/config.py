@@ -71,6 +71,7 @@ class RepoSettings:
     engine: str = "mini-swe-agent"
     sandbox: str = "auto"
     sandbox_image: str = "paid-sandbox:bookworm"
+    triage: bool = True
 
     @property
     def owner(self) -> str:

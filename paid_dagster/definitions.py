@@ -9,7 +9,7 @@ os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 
 from dagster import Definitions
 
-from .assets import agent_run, github_issue, pull_request
+from .assets import agent_run, github_issue, pull_request, triage
 from .jobs import paid_build_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .sensors import paid_label_sensor
@@ -17,7 +17,7 @@ from .sensors import paid_label_sensor
 settings = SettingsResource()
 
 defs = Definitions(
-    assets=[github_issue, agent_run, pull_request],
+    assets=[github_issue, triage, agent_run, pull_request],
     jobs=[paid_build_job],
     sensors=[paid_label_sensor],
     resources={

@@ -1,15 +1,17 @@
 """The issue → agent run → pull request spine, one partition per issue."""
 
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
 
 from ..agent.run import new_run_id, run_agent
+from ..agent.triage import triage_issue
 from ..agent.workspace import Workspace
 from ..github.client import IssueSnapshot
-from ..github.publish import explain_stop, publish_pull_request
+from ..github.publish import NEEDS_INFO, ask_question, explain_stop, publish_pull_request
 from ..keys import parse_issue_key
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .partitions import paid_issues
@@ -58,10 +60,65 @@ def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger:
     return {**asdict(snapshot), **labeling}
 
 
+def _snapshot(github_issue: dict[str, Any]) -> IssueSnapshot:
+    fields = {k: github_issue[k] for k in IssueSnapshot.__dataclass_fields__}
+    fields["labels"] = tuple(fields["labels"])
+    return IssueSnapshot(**fields)
+
+
+@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, output_required=False)
+def triage(
+    context: AssetExecutionContext,
+    github_issue: dict[str, Any],
+    settings: SettingsResource,
+    github: GitHubResource,
+    llm: LLMResource,
+    ledger: LedgerResource,
+) -> Iterator[Output[dict[str, Any]]]:
+    """Is the issue clear enough to start? Unclear: one question on the issue, `needs-info`, downstream skipped."""
+    config = settings.load()
+    events = ledger.ledger()
+    repo_settings = config.repository(github_issue["repo"])
+    issue = _snapshot(github_issue)
+    if not repo_settings.triage:
+        yield Output({"clear": True, "reason": "triage is off for this repository"}, metadata={"decision": "skipped"})
+        return
+    client = github.client()
+    discussion = [
+        ((c.get("user") or {}).get("login", "ghost"), c.get("body") or "")
+        for c in client.comments_after(issue.repo, issue.number, None)
+        if "<!-- paid:" not in (c.get("body") or "")
+    ]
+    decision = triage_issue(llm.gateway(events), issue, context.partition_key, discussion)
+    events.append(context.partition_key, "triage.decided", {**decision.as_dict(), "dagster_run_id": context.run.run_id})
+    metadata = {
+        "decision": "clear" if decision.clear else "needs_info",
+        "reason": decision.reason,
+        "prompt_version": decision.prompt_template_hash,
+        "parsed": decision.parsed,
+    }
+    if not decision.clear:
+        attempt = str(github_issue.get("label_event_id") or context.run.run_id)
+        ask_question(client, events, issue.repo, issue.number, decision.question, decision.assumption, attempt)
+        context.log_event(
+            AssetObservation(
+                asset_key=context.asset_key,
+                partition=context.partition_key,
+                metadata={**metadata, "question": decision.question, "assumption": decision.assumption},
+            )
+        )
+        context.log.info(f"needs info: {decision.question}")
+        return
+    if NEEDS_INFO in issue.labels:
+        client.remove_label(issue.repo, issue.number, NEEDS_INFO)
+    yield Output(decision.as_dict(), metadata=metadata)
+
+
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
 def agent_run(
     context: AssetExecutionContext,
     github_issue: dict[str, Any],
+    triage: dict[str, Any],
     settings: SettingsResource,
     github: GitHubResource,
     llm: LLMResource,
@@ -73,12 +130,10 @@ def agent_run(
     client = github.client()
     repo = client.repo(github_issue["repo"])
     events = ledger.ledger()
-    fields = {k: github_issue[k] for k in IssueSnapshot.__dataclass_fields__}
-    fields["labels"] = tuple(fields["labels"])
     result = run_agent(
         config,
         repo_settings,
-        IssueSnapshot(**fields),
+        _snapshot(github_issue),
         repo.clone_url,
         repo.default_branch,
         github.token(),

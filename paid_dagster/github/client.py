@@ -109,6 +109,12 @@ class IssueSnapshot:
     updated_at: str
 
 
+def _parse_time(value: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _next_link(headers: dict[str, str]) -> str | None:
     match = re.search(r'<([^>]+)>;\s*rel="next"', headers.get("link", ""))
     return match.group(1) if match else None
@@ -231,6 +237,24 @@ class GitHubClient:
     def comment(self, name: str, number: int, body: str) -> str:
         with self.explained(f"commenting on {name}#{number}"):
             return str(self.repo(name).get_issue(number).create_comment(redact(body)).html_url)
+
+    def add_label(self, name: str, number: int, label: str) -> None:
+        with self.explained(f"labeling {name}#{number} {label!r}"):
+            self.repo(name).get_issue(number).add_to_labels(label)
+
+    def remove_label(self, name: str, number: int, label: str) -> None:
+        with self.explained(f"removing label {label!r} from {name}#{number}"):
+            try:
+                self.repo(name).get_issue(number).remove_from_labels(label)
+            except GithubException as exc:
+                if exc.status != 404:
+                    raise
+
+    def comments_after(self, name: str, number: int, since: str | None) -> list[dict[str, Any]]:
+        with self.explained(f"reading the comments of {name}#{number}"):
+            issue = self.repo(name).get_issue(number)
+            comments = issue.get_comments(since=_parse_time(since)) if since else issue.get_comments()
+            return [c.raw_data for c in comments]
 
     # --- pull requests -------------------------------------------------------------------------------
 

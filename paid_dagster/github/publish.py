@@ -141,3 +141,29 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_u
         idempotency_key=key,
     )
     return True
+
+
+NEEDS_INFO = "needs-info"
+
+
+def ask_question(
+    client: GitHubClient, ledger: Ledger, repo: str, number: int, question: str, assumption: str, attempt: str
+) -> bool:
+    """One question on the issue with the default assumption, and the `needs-info` label; once per attempt."""
+    key = f"issue.commented:triage-question:{repo}#{number}:{attempt}"
+    if ledger.has(key):
+        return False
+    marker = MARKER.format(kind="triage-question", ref=attempt)
+    body = (
+        f"Before I start, one question: {question}\n\nIf nobody answers, I would assume: {assumption or 'nothing'}."
+        f" Reply here (or relabel the issue) and I will pick it up again.\n\n{marker}"
+    )
+    comment_url = client.comment(repo, number, body)
+    client.add_label(repo, number, NEEDS_INFO)
+    ledger.append(
+        issue_key(repo, number),
+        "issue.commented",
+        {"purpose": "triage-question", "attempt": attempt, "comment_url": comment_url},
+        idempotency_key=key,
+    )
+    return True

@@ -9,6 +9,7 @@ from ..config import RepoSettings
 from ..keys import issue_key
 from ..ledger import Ledger
 from .client import GitHubClient, GitHubError, LabelEvent
+from .publish import NEEDS_INFO
 
 SEEN_MEMORY = 500
 
@@ -18,6 +19,7 @@ class RepoCursor:
     etag: str | None = None
     since: str | None = None
     seen: list[int] = field(default_factory=list)
+    seen_replies: list[int] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> RepoCursor:
@@ -33,6 +35,7 @@ class Trigger:
     number: int
     event: LabelEvent
     permission: str
+    cause: str = "label"  # label | reply (the author answered Paid's triage question)
 
     @property
     def partition_key(self) -> str:
@@ -41,7 +44,8 @@ class Trigger:
     @property
     def run_key(self) -> str:
         # The label *event* id: the same event never runs twice, a new labeling is a new attempt.
-        return f"{self.partition_key}:label-event:{self.event.id}"
+        kind = "label-event" if self.cause == "label" else "reply"
+        return f"{self.partition_key}:{kind}:{self.event.id}"
 
 
 @dataclass
@@ -69,8 +73,14 @@ def scan_repository(
             return outcome
         first_tick = cursor.since is None
         seen = list(cursor.seen)
+        seen_replies = list(cursor.seen_replies)
         candidates: list[Trigger] = []
         for issue in poll.issues:
+            reply = author_reply(client, ledger, settings.name, issue, seen_replies)
+            if reply is not None:
+                seen_replies.append(reply.event.id)
+                candidates.append(reply)
+                continue
             event = client.label_event(settings.name, issue["number"], settings.trigger_label)
             if event is None or event.id in seen:
                 continue
@@ -101,6 +111,7 @@ def scan_repository(
                     "label": trigger.event.label,
                     "labeler": trigger.event.actor,
                     "label_event_id": trigger.event.id,
+                    "cause": trigger.cause,
                     "labeled_at": trigger.event.created_at,
                     "permission": trigger.permission,
                 },
@@ -108,7 +119,12 @@ def scan_repository(
             )
         outcome.triggers = candidates
         newest = max((i["updated_at"] for i in poll.issues), default=cursor.since)
-        outcome.cursor = RepoCursor(etag=poll.etag, since=newest or cursor.since, seen=seen[-SEEN_MEMORY:])
+        outcome.cursor = RepoCursor(
+            etag=poll.etag,
+            since=newest or cursor.since,
+            seen=seen[-SEEN_MEMORY:],
+            seen_replies=seen_replies[-SEEN_MEMORY:],
+        )
     except GitHubError as exc:
         outcome.error = str(exc)
         outcome.triggers = []
@@ -129,3 +145,32 @@ def record_ignored(ledger: Ledger, repo: str, number: int, event: LabelEvent, re
         },
         idempotency_key=f"issue.label_ignored:{repo}:{event.id}",
     )
+
+
+def author_reply(
+    client: GitHubClient, ledger: Ledger, repo: str, issue: dict[str, Any], seen: list[int]
+) -> Trigger | None:
+    """The issue author's answer to Paid's triage question, on an issue still waiting with `needs-info`."""
+    if NEEDS_INFO not in {label["name"] for label in issue.get("labels", [])}:
+        return None
+    asked = [
+        e
+        for e in ledger.read(stream=issue_key(repo, issue["number"]), kinds=["issue.commented"])
+        if e.data.get("purpose") == "triage-question"
+    ]
+    if not asked:
+        return None
+    since = asked[-1].at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    author = (issue.get("user") or {}).get("login")
+    replies = [
+        c
+        for c in client.comments_after(repo, issue["number"], since)
+        if (c.get("user") or {}).get("login") == author
+        and "<!-- paid:" not in (c.get("body") or "")
+        and c["id"] not in seen
+    ]
+    if not replies:
+        return None
+    newest = replies[-1]
+    event = LabelEvent(int(newest["id"]), str(author), NEEDS_INFO, newest["created_at"])
+    return Trigger(repo, int(issue["number"]), event, "author", cause="reply")

@@ -63,6 +63,7 @@ def paid_label_sensor(
                         "paid/issue": str(trigger.number),
                         "paid/labeler": trigger.event.actor,
                         "paid/label_event_id": str(trigger.event.id),
+                        "paid/cause": trigger.cause,
                         "dagster/max_retries": "0",
                     },
                 )

@@ -71,7 +71,7 @@ def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, label
         skip = page.get_by_role("button", name="Skip")
         if skip.count():
             skip.first.click()
-        for name in ("github_issue", "agent_run", "pull_request"):
+        for name in ("github_issue", "triage", "agent_run", "pull_request"):
             page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
         page.screenshot(path=str(tmp_path / "graph.png"))
         page.goto(
@@ -98,4 +98,8 @@ def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, label
     query = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
     nodes = requests.post(f"{dagster_dev.url}/graphql", json={"query": query}, timeout=30).json()["data"]["assetNodes"]
     upstream = {n["assetKey"]["path"][0]: sorted(d["path"][0] for d in n["dependencyKeys"]) for n in nodes}
-    assert upstream["pull_request"] == ["agent_run", "github_issue"] and upstream["agent_run"] == ["github_issue"]
+    assert upstream["pull_request"] == ["agent_run", "github_issue"] and upstream["agent_run"] == [
+        "github_issue",
+        "triage",
+    ]
+    assert upstream["triage"] == ["github_issue"]

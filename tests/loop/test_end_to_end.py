@@ -53,7 +53,8 @@ def test_label_becomes_a_draft_pull_request(loop: Loop) -> None:
     ):
         assert expected in kinds, (expected, kinds)
     calls = Ledger(loop.ledger_url).read(stream=key, kinds=["llm.call"])
-    assert len(calls) == 4 and sum(c.data["cost_usd"] for c in calls) > 0
+    assert [c.data["purpose"] for c in calls] == ["triage"] + ["agent"] * 4
+    assert sum(c.data["cost_usd"] for c in calls) > 0
 
     materialization = loop.instance.get_latest_materialization_event(AssetKey("pull_request"))
     assert materialization is not None and materialization.asset_materialization.partition == key  # type: ignore[union-attr]

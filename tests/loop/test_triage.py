@@ -1,0 +1,60 @@
+"""Triage: an unclear issue gets one question and `needs-info`, the agent is skipped; the author's reply
+triggers triage again, which now lets the work go ahead."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from dagster import AssetKey
+
+from paid_dagster.inprocess import sensor_tick
+from paid_dagster.keys import issue_key
+from paid_dagster.ledger import Ledger
+from paid_dagster.llm.scripted import SCRIPTS_DIR, Script
+
+from .conftest import Loop
+
+UNCLEAR = (
+    '{"clear": false, "reason": "It does not say what rounding to use.", "question": "Should totals round'
+    ' half up or half to even?", "assumption": "half up, as shops usually do"}'
+)
+CLEAR = '{"clear": true, "reason": "The author answered the question.", "question": "", "assumption": ""}'
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_unclear_issue_asks_once_and_the_reply_triggers_again(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    demo = yaml.safe_load((SCRIPTS_DIR / "demo.yaml").read_text())
+    loop.stack.model.script = Script.load(
+        {
+            "conversations": [
+                {"match": "(?i)You triage GitHub issues.*round half up, please", "turns": [{"content": CLEAR}]},
+                {"match": "You triage GitHub issues", "turns": [{"content": UNCLEAR}]},
+                *demo["conversations"][1:],
+            ]
+        }
+    )
+    number = forge.as_user(seed.outsider).create_issue(seed.repo, "Cart total is off by a cent", "Totals are wrong")
+    forge.as_user(seed.writer).label(seed.repo, number, "paid-build")
+    key = issue_key(seed.repo, number)
+
+    first = sensor_tick(loop.instance, loop.defs, None)
+    assert len(first.launched) == 1  # the run succeeds: agent_run and pull_request were skipped, not failed
+    issue = forge.service.find_issue(forge.repo(seed.repo), number)
+    assert "needs-info" in [label["name"] for label in forge.store.labels_of(issue["id"])]
+    comments = [c["body"] for c in forge.store.all("SELECT body FROM comments WHERE issue_id = ?", issue["id"])]
+    assert len(comments) == 1 and "round half up or half to even" in comments[0] and "half up, as shops" in comments[0]
+    assert loop.instance.get_latest_materialization_event(AssetKey("agent_run")) is None
+    observation = loop.instance.fetch_observations(AssetKey("triage"), limit=1).records[0]
+    assert observation.asset_observation.metadata["decision"].value == "needs_info"  # type: ignore[union-attr]
+
+    idle = sensor_tick(loop.instance, loop.defs, first.cursor)  # nothing new: no second question
+    assert not idle.launched and len(forge.store.all("SELECT 1 FROM comments WHERE issue_id = ?", issue["id"])) == 1
+
+    forge.as_user(seed.outsider).comment(seed.repo, number, "Round half up, please.")
+    second = sensor_tick(loop.instance, loop.defs, idle.cursor)
+    assert len(second.launched) == 1 and second.run_keys[0].startswith(f"{key}:reply:")
+    assert "needs-info" not in [label["name"] for label in forge.store.labels_of(issue["id"])]
+    decisions = [e.data["clear"] for e in Ledger(loop.ledger_url).read(stream=key, kinds=["triage.decided"])]
+    assert decisions == [False, True]
+    assert loop.instance.get_latest_materialization_event(AssetKey("agent_run")) is not None
