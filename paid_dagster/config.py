@@ -171,6 +171,8 @@ def _repository(index: int, data: Any, defaults: dict[str, Any], problems: list[
         if bad or not trusted:
             problems.append(f"{where}.trusted_permissions: use some of {', '.join(PERMISSIONS)}; got {trusted!r}")
         values["trusted_permissions"] = trusted
+    if values.get("engine", "mini-swe-agent") not in ("mini-swe-agent", "claude-code", "codex", "aider"):
+        problems.append(f"{where}.engine: one of mini-swe-agent, claude-code, codex, aider; got {values['engine']!r}")
     if values.get("sandbox", "auto") not in ("auto", "docker", "bubblewrap", "local"):
         problems.append(f"{where}.sandbox: one of auto, docker, bubblewrap, local; got {values['sandbox']!r}")
     label = values.get("trigger_label", "paid-build")

@@ -16,7 +16,8 @@ from ..llm import LLMGateway
 from ..quality.checks import run_checks
 from ..quality.feedback import feedback, pr_section
 from ..quality.findings import CheckResult, summarize
-from .engine import EngineResult, MiniSweAgentEngine
+from .cli_engines import CLI_ENGINES
+from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget, Limits
 from .prompts import render_task
 from .sandbox import Sandbox, open_sandbox
@@ -74,8 +75,20 @@ def llm_totals(ledger: Ledger, stream: str, run_id: str) -> dict[str, float]:
     }
 
 
+def choose_engine(
+    name: str, worktree: Path, config: PaidConfig, gateway: LLMGateway, ledger: Ledger, stream: str, run_id: str
+) -> Engine:
+    """The engine a repository asked for in paid.yaml: the built-in one, or a CLI adapter."""
+    if name == "mini-swe-agent":
+        return MiniSweAgentEngine(gateway, stream, run_id)
+    if name in CLI_ENGINES:
+        model = config.model.name.split("/", 1)[-1] if config.model.name else None
+        return CLI_ENGINES[name](worktree, model, ledger, stream, run_id)
+    raise ValueError(f"unknown engine {name!r}: use mini-swe-agent, {', '.join(CLI_ENGINES)}")
+
+
 def work_in_rounds(
-    engine: MiniSweAgentEngine,
+    engine: Engine,
     task: str,
     sandbox: Sandbox,
     limits: Limits,
@@ -171,7 +184,7 @@ def run_agent(
         )
         try:
             result, rounds = work_in_rounds(
-                MiniSweAgentEngine(gateway, stream, run_id),
+                choose_engine(settings.engine, workspace.path, config, gateway, ledger, stream, run_id),
                 prompt.text,
                 sandbox,
                 limits,

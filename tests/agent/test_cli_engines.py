@@ -1,0 +1,62 @@
+"""The CLI engine adapters: command line, environment, output and cost parsing, against stand-in executables
+that print what the real CLIs document (the real ones need the network)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from paid_dagster.keys import issue_key
+
+from .harness import harness
+
+FAKES = Path(__file__).parent / "fake_clis"
+CASES = [
+    ("claude-code", "claude", "ANTHROPIC_API_KEY", 6, 0.0431, 12034, 911),
+    ("codex", "codex", "OPENAI_API_KEY", 2, None, 11000, 500),
+    ("aider", "aider", "ANTHROPIC_API_KEY", 2, 0.0214, 5400, 355),
+]
+
+
+@pytest.mark.parametrize(("engine", "exe", "key", "turns", "cost", "tokens_in", "tokens_out"), CASES)
+def test_cli_engine(
+    engine: str,
+    exe: str,
+    key: str,
+    turns: int,
+    cost: float | None,
+    tokens_in: int,
+    tokens_out: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}:{os.environ['PATH']}")
+    monkeypatch.setenv(key, "sk-provider-key-for-the-cli-0123456789")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    with harness(tmp_path, {"conversations": []}) as h:
+        h.config = h.config.__class__(
+            **{
+                **h.config.__dict__,
+                "repositories": (
+                    h.config.repositories[0].__class__(**{**h.config.repositories[0].__dict__, "engine": engine}),
+                ),
+            }
+        )
+        run = h.run()
+        assert run.outcome == "completed" and run.engine == engine and run.turns == turns
+        assert run.commits_ahead == 1 and run.quality["status"] == "passed"
+        call = json.loads((Path(run.worktree).parent / f"{exe}-call.json").read_text())
+        assert call["env"].get(key) == "set", "the CLI did not get its provider key"
+        leaked = [k for k in call["env"] if k in ("GITHUB_TOKEN", "PAID_HARNESS_TOKEN", "PAID_FORGE_TOKEN")]
+        assert not leaked, f"the CLI saw {leaked}"
+        assert "<<<UNTRUSTED-" in " ".join(call["argv"])
+        events = h.ledger.read(stream=issue_key(h.seed.repo, 1), kinds=["llm.call"])
+        assert len(events) == 1 and events[0].data["via"] == engine
+        assert events[0].data["tokens_in"] == tokens_in and events[0].data["tokens_out"] == tokens_out
+        if cost is not None:
+            assert events[0].data["cost_usd"] == pytest.approx(cost) and run.cost_usd == pytest.approx(cost)
+        if engine == "claude-code":
+            assert call["argv"][1] == "-p" and "--output-format" in call["argv"]
