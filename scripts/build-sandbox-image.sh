@@ -18,6 +18,8 @@ debootstrap --variant=minbase \
   bookworm "$DIR" "$MIRROR" >/dev/null
 echo "sandbox:x:1000:1000:sandbox:/tmp:/bin/bash" >> "$DIR/etc/passwd"
 echo "sandbox:x:1000:" >> "$DIR/etc/group"
+# Host toolchains (a venv, a pyenv Python) are mounted read-only at their own paths, which may lie under /root.
+chmod 755 "$DIR/root"
 rm -rf "$DIR/var/cache/apt/archives"/*.deb "$DIR/var/lib/apt/lists"/*
 tar -C "$DIR" -c . | docker import -c 'CMD ["bash"]' - "$IMAGE" >/dev/null
 echo "built $IMAGE"

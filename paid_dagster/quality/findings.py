@@ -60,10 +60,12 @@ def summarize(results: list[CheckResult]) -> dict[str, Any]:
     errors = sum(r.errors for r in results)
     if not ran:
         status = "skipped"
-    elif passed == len(ran):
-        status = "passed"
-    else:
+    elif passed < len(ran):
         status = "failed"
+    elif len(ran) < len(results):
+        status = "incomplete"  # what ran passed, but some checks could not run
+    else:
+        status = "passed"
     return {
         "errors": errors,
         "warnings": sum(r.warnings for r in results),

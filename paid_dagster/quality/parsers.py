@@ -16,7 +16,16 @@ def _rel(path: str, root: str = "") -> str:
     return path.removeprefix("./")
 
 
+def _json_payload(text: str, opener: str) -> str:
+    """The JSON document in a tool's output, skipping warnings that a sandbox merged in from stderr."""
+    for index, line in enumerate(text.splitlines(keepends=True)):
+        if line.lstrip().startswith(opener):
+            return "".join(text.splitlines(keepends=True)[index:])
+    return opener + ("]" if opener == "[" else "}")
+
+
 def ruff_json(text: str, root: str = "") -> list[Finding]:
+    text = _json_payload(text, "[")
     return [
         Finding(
             "ruff",
@@ -28,7 +37,7 @@ def ruff_json(text: str, root: str = "") -> list[Finding]:
             item["message"],
             item.get("fix") is not None,
         )
-        for item in json.loads(text or "[]")
+        for item in json.loads(text)
     ]
 
 
@@ -83,7 +92,7 @@ def junit_xml(text: str, tool: str = "pytest", root: str = "") -> list[Finding]:
 
 def eslint_json(text: str, root: str = "") -> list[Finding]:
     findings = []
-    for result in json.loads(text or "[]"):
+    for result in json.loads(_json_payload(text, "[")):
         for m in result.get("messages", []):
             findings.append(
                 Finding(
@@ -223,7 +232,7 @@ def cargo_test(text: str, root: str = "") -> list[Finding]:
 
 
 def rubocop_json(text: str, root: str = "") -> list[Finding]:
-    data = json.loads(text or "{}")
+    data = json.loads(_json_payload(text, "{"))
     findings = []
     for f in data.get("files", []):
         for o in f.get("offenses", []):

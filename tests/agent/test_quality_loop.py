@@ -90,3 +90,4 @@ def test_the_loop_runs_its_checks_in_docker_too(tmp_path: Path) -> None:
     with harness(tmp_path, SCRIPT, sandbox="docker") as h:
         run = h.run()
         assert run.sandbox == "docker" and run.quality_rounds == 2 and run.quality["status"] == "passed"
+        assert run.quality["checks_passed"] == run.quality["checks_total"] == 2
