@@ -72,6 +72,7 @@ class RepoSettings:
     sandbox: str = "auto"
     sandbox_image: str = "paid-sandbox:bookworm"
     triage: bool = True
+    prompts_dir: str | None = None  # templates here override the built-in ones of the same name
 
     @property
     def owner(self) -> str:
@@ -231,4 +232,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PaidConfig:
     work = Path(config.work_dir)
     if not work.is_absolute():
         config = replace(config, work_dir=str((chosen.parent / work).resolve()))
-    return config
+    repos = tuple(
+        replace(r, prompts_dir=str((chosen.parent / r.prompts_dir).resolve()))
+        if r.prompts_dir and not Path(r.prompts_dir).is_absolute()
+        else r
+        for r in config.repositories
+    )
+    return replace(config, repositories=repos)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
@@ -148,14 +149,15 @@ class SandboxEnvironment:
 class MiniSweAgentEngine:
     name = "mini-swe-agent"
 
-    def __init__(self, gateway: LLMGateway, stream: str, run_id: str) -> None:
+    def __init__(self, gateway: LLMGateway, stream: str, run_id: str, prompts_dir: Path | None = None) -> None:
         self.gateway = gateway
         self.stream = stream
         self.run_id = run_id
+        self.prompts_dir = prompts_dir
 
     def run(self, task: str, sandbox: Sandbox, limits: Limits, budget: Budget | None = None) -> EngineResult:
         budget = budget or Budget(started=time.time())
-        system_template, _ = load_template("system")
+        system_template, _ = load_template("system", self.prompts_dir)
         environment = SandboxEnvironment(sandbox, limits.command_timeout_seconds)
         agent = GuardedAgent(
             GatewayModel(self.gateway, self.stream, self.run_id),

@@ -76,11 +76,18 @@ def llm_totals(ledger: Ledger, stream: str, run_id: str) -> dict[str, float]:
 
 
 def choose_engine(
-    name: str, worktree: Path, config: PaidConfig, gateway: LLMGateway, ledger: Ledger, stream: str, run_id: str
+    name: str,
+    worktree: Path,
+    config: PaidConfig,
+    gateway: LLMGateway,
+    ledger: Ledger,
+    stream: str,
+    run_id: str,
+    prompts_dir: Path | None = None,
 ) -> Engine:
     """The engine a repository asked for in paid.yaml: the built-in one, or a CLI adapter."""
     if name == "mini-swe-agent":
-        return MiniSweAgentEngine(gateway, stream, run_id)
+        return MiniSweAgentEngine(gateway, stream, run_id, prompts_dir)
     if name in CLI_ENGINES:
         model = config.model.name.split("/", 1)[-1] if config.model.name else None
         return CLI_ENGINES[name](worktree, model, ledger, stream, run_id)
@@ -158,7 +165,8 @@ def run_agent(
     try:
         workspace = Workspace(Path(config.work_dir) / run_id / "repo", clone_url, token, branch, base)
         workspace.prepare()
-        prompt = render_task(issue.title, issue.body, issue.repo, issue.number)
+        overrides = Path(settings.prompts_dir) if settings.prompts_dir else None
+        prompt = render_task(issue.title, issue.body, issue.repo, issue.number, overrides)
         ledger.append(
             stream,
             "decision.made",
@@ -184,7 +192,7 @@ def run_agent(
         )
         try:
             result, rounds = work_in_rounds(
-                choose_engine(settings.engine, workspace.path, config, gateway, ledger, stream, run_id),
+                choose_engine(settings.engine, workspace.path, config, gateway, ledger, stream, run_id, overrides),
                 prompt.text,
                 sandbox,
                 limits,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from ..github.client import IssueSnapshot
@@ -38,13 +39,17 @@ def parse_decision(text: str) -> dict[str, Any] | None:
 
 
 def triage_issue(
-    gateway: LLMGateway, issue: IssueSnapshot, stream: str, discussion: list[tuple[str, str]] | None = None
+    gateway: LLMGateway,
+    issue: IssueSnapshot,
+    stream: str,
+    discussion: list[tuple[str, str]] | None = None,
+    prompts_dir: Path | None = None,
 ) -> TriageDecision:
     """`discussion`: (author, body) of the issue's latest comments, so that answers to a question count."""
     text = f"Title: {sanitize_untrusted(issue.title, 500)}\n\n{sanitize_untrusted(issue.body)}"
     for author, body in (discussion or [])[-10:]:
         text += f"\n\n--- comment by {sanitize_untrusted(author, 100)} ---\n{sanitize_untrusted(body, 4000)}"
-    prompt = render("triage", repo=issue.repo, number=issue.number, issue=fence("GitHub issue", text))
+    prompt = render("triage", prompts_dir, repo=issue.repo, number=issue.number, issue=fence("GitHub issue", text))
     reply = gateway.complete([{"role": "user", "content": prompt.text}], stream, purpose="triage")
     data = parse_decision(reply.content)
     if data is None:

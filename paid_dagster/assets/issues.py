@@ -89,7 +89,8 @@ def triage(
         for c in client.comments_after(issue.repo, issue.number, None)
         if "<!-- paid:" not in (c.get("body") or "")
     ]
-    decision = triage_issue(llm.gateway(events), issue, context.partition_key, discussion)
+    overrides = Path(repo_settings.prompts_dir) if repo_settings.prompts_dir else None
+    decision = triage_issue(llm.gateway(events), issue, context.partition_key, discussion, overrides)
     events.append(context.partition_key, "triage.decided", {**decision.as_dict(), "dagster_run_id": context.run.run_id})
     metadata = {
         "decision": "clear" if decision.clear else "needs_info",

@@ -59,3 +59,22 @@ def test_wind_down_message_at_ninety_percent(tmp_path: Path) -> None:
         assert run.outcome == "completed" and run.wound_down
         warned = [i for i, c in enumerate(h.model.calls) if "most of your budget" in c.last_user_message]
         assert warned == [9]  # the tenth call, at 9 of 10 turns spent
+
+
+def test_a_project_overrides_the_prompt_and_the_run_records_its_version(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from paid_dagster.agent.prompts import load_template
+
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "task.md").write_text("House rules for {{ repo }} #{{ number }}: keep it small.\n\n{{ issue }}\n")
+    with harness(tmp_path, {"conversations": [{"turns": [SUBMIT]}]}, quality=False) as h:
+        builtin = h.run()
+        repo = replace(h.config.repositories[0], prompts_dir=str(prompts))
+        h.config = replace(h.config, repositories=(repo,))
+        custom = h.run()
+        assert builtin.prompt_template_hash == load_template("task")[1]
+        assert custom.prompt_template_hash == load_template("task", prompts)[1] != builtin.prompt_template_hash
+        assert custom.prompt_hash != builtin.prompt_hash
+        assert "House rules for octo-org/shopcart #1" in h.model.calls[-1].last_user_message
