@@ -238,6 +238,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Lifts a project's quality-gate pause (recorded as a `gate.resumed` event)."""
+    from .learning.gates import gate_state, resume
+    from .ledger import Ledger
+
+    ledger = Ledger(args.ledger_url or None)
+    paused, why = gate_state(ledger, args.project)
+    if not paused:
+        print(f"{args.project} is not paused")
+        return 0
+    resume(ledger, args.project, args.by or os.environ.get("USER", "cli"))
+    print(f"{args.project} resumed (it was paused: {why})")
+    return 0
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.path)
     if path.exists() and not args.force:
@@ -302,6 +317,12 @@ def main(argv: list[str] | None = None) -> int:
     doctor = sub.add_parser("doctor", help="check paid.yaml and the environment")
     doctor.add_argument("--config", default=None)
     doctor.set_defaults(func=cmd_doctor)
+
+    resume_cmd = sub.add_parser("resume", help="lift a project's quality-gate pause")
+    resume_cmd.add_argument("project", help="owner/name")
+    resume_cmd.add_argument("--by", default=None)
+    resume_cmd.add_argument("--ledger-url", default=None, help="default: $PAID_LEDGER_URL or Dagster's database")
+    resume_cmd.set_defaults(func=cmd_resume)
 
     init = sub.add_parser("init", help="write a paid.yaml to fill in")
     init.add_argument("path", nargs="?", default="paid.yaml")

@@ -10,6 +10,9 @@ from typing import Any
 
 import yaml
 
+from .learning.gates import GateSettings
+from .learning.scoring import ScoreWeights
+
 DEFAULT_CONFIG_PATH = "paid.yaml"
 TRUSTED_DEFAULT = ("write", "maintain", "admin")
 PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
@@ -62,6 +65,12 @@ class QualitySettings:
 
 
 @dataclass(frozen=True)
+class NotifierSettings:
+    kind: str = "log"  # log | webhook
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class RepoSettings:
     name: str
     trigger_label: str = "paid-build"
@@ -72,6 +81,9 @@ class RepoSettings:
     sandbox: str = "auto"
     sandbox_image: str = "paid-sandbox:bookworm"
     triage: bool = True
+    budget_daily_usd: float | None = None
+    budget_monthly_usd: float | None = None
+    max_follow_ups: int = 3
     prompts_dir: str | None = None  # templates here override the built-in ones of the same name
 
     @property
@@ -90,6 +102,9 @@ class PaidConfig:
     model: ModelSettings = field(default_factory=ModelSettings)
     limits: Limits = field(default_factory=Limits)
     quality: QualitySettings = field(default_factory=QualitySettings)
+    scoring: ScoreWeights = field(default_factory=ScoreWeights)
+    gates: GateSettings = field(default_factory=GateSettings)
+    notifier: NotifierSettings = field(default_factory=NotifierSettings)
     first_tick_backlog: int = 10
     work_dir: str = ".paid/work"
     ledger_url: str | None = None
@@ -206,6 +221,9 @@ def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
         model=_section(ModelSettings, "model", top.get("model"), problems),
         limits=_section(Limits, "limits", top.get("limits"), problems),
         quality=_section(QualitySettings, "quality", top.get("quality"), problems),
+        scoring=_section(ScoreWeights, "scoring", top.get("scoring"), problems),
+        gates=_section(GateSettings, "gates", top.get("gates"), problems),
+        notifier=_section(NotifierSettings, "notifier", top.get("notifier"), problems),
         first_tick_backlog=backlog,
         work_dir=str(top.get("work_dir", ".paid/work")),
         ledger_url=top.get("ledger_url"),

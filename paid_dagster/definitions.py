@@ -10,20 +10,32 @@ os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 from dagster import Definitions
 
 from .assets import agent_run, github_issue, pull_request, triage
-from .jobs import paid_build_job
+from .assets.outcomes import (
+    llm_costs,
+    llm_costs_valid,
+    project_quality_gate,
+    project_spend,
+    quality_floor,
+    quality_score,
+    quality_score_valid,
+)
+from .jobs import paid_build_job, paid_score_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
-from .sensors import paid_label_sensor
+from .resources.tables import TableIOManager
+from .sensors import paid_label_sensor, paid_pr_sensor
 
 settings = SettingsResource()
 
 defs = Definitions(
-    assets=[github_issue, triage, agent_run, pull_request],
-    jobs=[paid_build_job],
-    sensors=[paid_label_sensor],
+    assets=[github_issue, triage, agent_run, pull_request, quality_score, llm_costs, project_spend],
+    asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
+    jobs=[paid_build_job, paid_score_job],
+    sensors=[paid_label_sensor, paid_pr_sensor],
     resources={
         "settings": settings,
         "github": GitHubResource(settings=settings),
         "llm": LLMResource(settings=settings),
         "ledger": LedgerResource(),
+        "tables": TableIOManager(),
     },
 )

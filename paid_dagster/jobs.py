@@ -9,3 +9,9 @@ paid_build_job = define_asset_job(
     executor_def=in_process_executor,
     description="Snapshot a labeled issue, let the agent work on it, open or update its draft PR.",
 )
+
+paid_score_job = define_asset_job(
+    "paid_score",
+    selection=AssetSelection.assets("quality_score"),
+    description="Re-score issues from recorded events (the PR sensor requests it; backfills re-evaluate history).",
+)

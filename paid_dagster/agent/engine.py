@@ -21,6 +21,7 @@ from minisweagent.exceptions import InterruptAgentFlow, Submitted
 from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
 
 from ..llm import LLMError, LLMGateway
+from ..llm.gateway import BudgetExceeded
 from .guardrails import WIND_DOWN, Budget, Limits, Trip, check_before_call, nearly_spent, repeated_action
 from .prompts import load_template
 from .sandbox import Sandbox
@@ -32,7 +33,7 @@ OUTCOMES = {
     "RepeatedFormatError": "format_errors",
 }
 
-TRIP_OUTCOMES = ("limits_exceeded", "timeout", "loop_detected")
+TRIP_OUTCOMES = ("limits_exceeded", "timeout", "loop_detected", "budget_exceeded")
 
 
 @dataclass
@@ -174,6 +175,8 @@ class MiniSweAgentEngine:
             info = agent.run(task)
             status = str(info.get("exit_status", ""))
             summary = str(info.get("submission", "")) or status
+        except BudgetExceeded as exc:
+            status, summary = "budget_exceeded", str(exc)
         except LLMError as exc:
             status, summary = "model_error", str(exc)
         budget.turns += agent.n_calls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from ..quality.findings import CheckResult, summarize
 from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget, Limits
-from .prompts import render_task
+from .prompts import fence, render_task, sanitize_untrusted
 from .sandbox import Sandbox, open_sandbox
 from .workspace import Workspace
 
@@ -142,7 +142,9 @@ def run_agent(
     ledger: Ledger,
     run_id: str,
     attempt: dict[str, Any] | None = None,
+    follow_up: str = "",
 ) -> AgentRunResult:
+    """`follow_up`: what went wrong on the open PR (CI output, review notes), given to the agent as data."""
     stream = issue_key(issue.repo, issue.number)
     base = settings.base_branch or default_branch
     branch = branch_name(settings.branch_prefix, issue.number, issue.title)
@@ -167,6 +169,13 @@ def run_agent(
         workspace.prepare()
         overrides = Path(settings.prompts_dir) if settings.prompts_dir else None
         prompt = render_task(issue.title, issue.body, issue.repo, issue.number, overrides)
+        if follow_up:
+            prompt = replace(
+                prompt,
+                text=prompt.text + "\n\nThis is a follow-up on the open pull request, whose"
+                " checks or reviewers found problems. Fix them on the same branch:\n\n"
+                + fence("pull request feedback", sanitize_untrusted(follow_up)),
+            )
         ledger.append(
             stream,
             "decision.made",

@@ -60,6 +60,16 @@ def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger:
     return {**asdict(snapshot), **labeling}
 
 
+def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
+    """What the PR sensor saw (CI failures, requested changes) when this run is a follow-up."""
+    if context.run.tags.get("paid/cause") != "follow_up":
+        return ""
+    requested = events.last(context.partition_key, "followup.requested")
+    if requested is None:
+        return ""
+    return f"Reason: {requested.data['reason']}\n{requested.data.get('details', '')}"
+
+
 def _snapshot(github_issue: dict[str, Any]) -> IssueSnapshot:
     fields = {k: github_issue[k] for k in IssueSnapshot.__dataclass_fields__}
     fields["labels"] = tuple(fields["labels"])
@@ -90,7 +100,12 @@ def triage(
         if "<!-- paid:" not in (c.get("body") or "")
     ]
     overrides = Path(repo_settings.prompts_dir) if repo_settings.prompts_dir else None
-    decision = triage_issue(llm.gateway(events), issue, context.partition_key, discussion, overrides)
+    if context.run.tags.get("paid/cause") == "follow_up":
+        yield Output(
+            {"clear": True, "reason": "a follow-up on an open pull request"}, metadata={"decision": "follow_up"}
+        )
+        return
+    decision = triage_issue(llm.gateway(events, issue.repo), issue, context.partition_key, discussion, overrides)
     events.append(context.partition_key, "triage.decided", {**decision.as_dict(), "dagster_run_id": context.run.run_id})
     metadata = {
         "decision": "clear" if decision.clear else "needs_info",
@@ -138,10 +153,15 @@ def agent_run(
         repo.clone_url,
         repo.default_branch,
         github.token(),
-        llm.gateway(events),
+        llm.gateway(events, github_issue["repo"]),
         events,
         new_run_id(),
-        attempt={"dagster_run_id": context.run.run_id, "label_event_id": github_issue.get("label_event_id")},
+        attempt={
+            "dagster_run_id": context.run.run_id,
+            "label_event_id": github_issue.get("label_event_id"),
+            "cause": context.run.tags.get("paid/cause", "label"),
+        },
+        follow_up=_follow_up_context(context, events),
     )
     context.add_output_metadata(
         {

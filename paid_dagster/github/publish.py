@@ -109,6 +109,7 @@ STOP_TITLES = {
     "loop_detected": "I stopped because I was going round in circles",
     "format_errors": "I stopped because the model's answers could not be used",
     "model_error": "I stopped because the model failed",
+    "budget_exceeded": "I stopped because the project's budget is spent",
     "failed": "I stopped because something went wrong",
     "no_changes": "I finished without changing anything",
 }

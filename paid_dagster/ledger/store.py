@@ -182,6 +182,24 @@ class Ledger:
             row = conn.execute(query).first()
         return self._event(row) if row else None
 
+    def project_spend(self, project: str, since: datetime, until: datetime) -> float:
+        """Sum of `cost_usd` of the project's `llm.call` events in [since, until), computed by the database."""
+        owner, name = project.split("/", 1)
+        dialect = self.engine.dialect.name
+        cost = (
+            sa.cast(events_table.c.data["cost_usd"].as_string(), sa.Float)
+            if dialect == "postgresql"
+            else sa.func.json_extract(events_table.c.data, "$.cost_usd")
+        )
+        query = sa.select(sa.func.coalesce(sa.func.sum(cost), 0.0)).where(
+            events_table.c.kind == "llm.call",
+            events_table.c.stream.like(f"{owner}\\_\\_{name}\\_\\_%", escape="\\"),
+            events_table.c.at >= _utc(since),
+            events_table.c.at < _utc(until),
+        )
+        with self.engine.connect() as conn:
+            return float(conn.execute(query).scalar_one() or 0.0)
+
     def count(self, kind: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(events_table)
         if kind:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,8 @@ class LLMError(RuntimeError):
     """A model call that failed, said so that the person reading it knows what to check."""
 
 
-class CostCeilingReached(LLMError):
-    pass
+class BudgetExceeded(LLMError):
+    """The project's budget is spent: the call was not made."""
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,12 @@ def register_prices(settings: ModelSettings) -> None:
 
 
 class LLMGateway:
-    def __init__(self, settings: ModelSettings, ledger: Ledger | None = None) -> None:
+    def __init__(
+        self, settings: ModelSettings, ledger: Ledger | None = None, guard: Callable[[], str | None] | None = None
+    ) -> None:
         self.settings = settings
         self.ledger = ledger
+        self.guard = guard  # says why no more calls may be made (a spent budget), checked before each call
         register_prices(settings)
 
     def _kwargs(self) -> dict[str, Any]:
@@ -93,6 +97,11 @@ class LLMGateway:
         run_id: str | None = None,
         **extra: Any,
     ) -> LLMReply:
+        refusal = self.guard() if self.guard else None
+        if refusal:
+            if self.ledger is not None:
+                self.ledger.append(stream, "budget.exceeded", {"run_id": run_id, "purpose": purpose, "reason": refusal})
+            raise BudgetExceeded(refusal)
         started = time.monotonic()
         try:
             response = litellm.completion(model=self.settings.name, messages=messages, **self._kwargs(), **extra)

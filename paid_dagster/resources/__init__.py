@@ -6,6 +6,7 @@ from dagster import ConfigurableResource
 
 from ..config import PaidConfig, load_config
 from ..github.client import GitHubClient
+from ..learning.budgets import budget_status
 from ..ledger import Ledger
 from ..llm import LLMGateway
 
@@ -49,8 +50,18 @@ class LLMResource(ConfigurableResource):
 
     settings: SettingsResource
 
-    def gateway(self, ledger: Ledger) -> LLMGateway:
-        return LLMGateway(self.settings.load().model, ledger)
+    def gateway(self, ledger: Ledger, project: str | None = None) -> LLMGateway:
+        """With a project, each call first checks the project's daily and monthly budgets."""
+        config = self.settings.load()
+        guard = None
+        if project is not None:
+            repo = config.repository(project)
+
+            def guard() -> str | None:
+                status = budget_status(ledger, project, repo.budget_daily_usd, repo.budget_monthly_usd)
+                return status.reason if status.level == "exceeded" else None
+
+        return LLMGateway(config.model, ledger, guard)
 
 
 __all__ = ["GitHubResource", "LLMResource", "LedgerResource", "SettingsResource"]

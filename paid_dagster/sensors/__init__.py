@@ -1,3 +1,4 @@
 from .label_sensor import paid_label_sensor
+from .pr_sensor import paid_pr_sensor
 
-__all__ = ["paid_label_sensor"]
+__all__ = ["paid_label_sensor", "paid_pr_sensor"]

@@ -2,6 +2,7 @@
 
 import json
 import os
+from datetime import UTC, datetime
 
 from dagster import (
     DefaultSensorStatus,
@@ -16,6 +17,8 @@ from ..assets.partitions import paid_issues
 from ..config import ConfigError
 from ..github.scan import RepoCursor, scan_repository
 from ..jobs import paid_build_job
+from ..learning.budgets import Notifier, budget_status, record_budget
+from ..learning.gates import gate_state
 from ..resources import GitHubResource, LedgerResource, SettingsResource
 
 
@@ -41,7 +44,18 @@ def paid_label_sensor(
     events = ledger.ledger()
     cursor = json.loads(context.cursor) if context.cursor else {}
     run_requests, partitions, notes = [], [], []
+    notifier = Notifier(config.notifier.kind, config.notifier.url)
+    now = datetime.now(UTC)
     for repo in config.repositories:
+        paused, why = gate_state(events, repo.name)
+        if paused:
+            notes.append(f"{repo.name}: paused by its quality gate ({why}); `paid resume {repo.name}` lifts it")
+            continue
+        budget = budget_status(events, repo.name, repo.budget_daily_usd, repo.budget_monthly_usd, now)
+        record_budget(events, repo.name, budget, notifier, now)
+        if budget.level == "exceeded":
+            notes.append(f"{repo.name}: skipped: {budget.reason}")
+            continue
         outcome = scan_repository(
             client, repo, RepoCursor.from_json(cursor.get(repo.name)), events, config.first_tick_backlog
         )

@@ -1,0 +1,238 @@
+"""Outcomes: the quality score of each issue, LLM costs per day, spend per project, and the gates on them."""
+
+import os
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pandas as pd
+from dagster import (
+    AllPartitionMapping,
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetDep,
+    AssetExecutionContext,
+    AutomationCondition,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    MetadataValue,
+    Output,
+    asset,
+    asset_check,
+)
+
+from ..keys import parse_issue_key
+from ..learning import gates
+from ..learning.costs import daily_costs, ledger_total, markdown_table, sparkline
+from ..learning.costs import project_spend as spend_by_project
+from ..learning.scoring import FORMULA_VERSION, SCORE_KINDS, score_events
+from ..learning.validation import validate_costs, validate_scores
+from ..resources import LedgerResource, SettingsResource
+from .partitions import paid_issues
+
+costs_partitions = DailyPartitionsDefinition(
+    start_date=os.environ.get("PAID_COSTS_START_DATE", "2025-01-01"), end_offset=1
+)
+
+
+def run_partition_keys(context: AssetCheckExecutionContext) -> list[str]:
+    """The partitions the current run materialized (one, or a single-run backfill's range)."""
+    tags = context.run.tags
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    return [k for k in (start, end) if k]
+
+
+# --- quality score ------------------------------------------------------------------------------------------
+
+
+@asset(
+    partitions_def=paid_issues,
+    deps=[AssetDep("pull_request")],
+    io_manager_key="tables",
+    code_version=FORMULA_VERSION,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name="paid",
+    kinds={"pandas"},
+)
+def quality_score(context: AssetExecutionContext, settings: SettingsResource, ledger: LedgerResource) -> Output:
+    """0..1 per issue from recorded events only (merge, first CI, votes, iterations, lint, tests).
+
+    A backfill over any range re-scores from the ledger with the current formula: no GitHub, no model."""
+    config = settings.load()
+    events = ledger.ledger()
+    rows: list[dict[str, Any]] = []
+    for key in context.partition_keys:
+        repo, number = parse_issue_key(key)
+        result = score_events(events.read(stream=key, kinds=SCORE_KINDS), config.scoring)
+        row = {
+            "partition_key": key,
+            "project": repo,
+            "issue": number,
+            "score": result.score,
+            "settled": result.settled,
+            "iterations": result.iterations,
+            "formula_version": result.formula_version,
+            "scored_at": datetime.now(UTC).isoformat(),
+            **{f"c_{k}": v for k, v in result.components.items()},
+        }
+        rows.append(row)
+        events.append(
+            key, "quality.scored", {**row, "dagster_run_id": context.run.run_id, "components": result.components}
+        )
+    frame = pd.DataFrame(rows)
+    if len(rows) == 1:
+        row = rows[0]
+        components = pd.DataFrame(
+            [
+                {"component": k.removeprefix("c_"), "value": v, "weight": getattr(config.scoring, k.removeprefix("c_"))}
+                for k, v in row.items()
+                if k.startswith("c_")
+            ]
+        )
+        trend = [float(e.data["score"]) for e in events.read(stream=row["partition_key"], kinds=["quality.scored"])]
+        metadata: dict[str, Any] = {
+            "score": MetadataValue.float(row["score"]),
+            "settled": row["settled"],
+            "iterations": row["iterations"],
+            "components": MetadataValue.md(markdown_table(components, "{:.2f}")),
+            "quality_trend": MetadataValue.md(f"`{sparkline(trend)}` over {len(trend)} scorings"),
+        }
+    else:
+        metadata = {"partitions": len(rows), "mean_score": MetadataValue.float(float(frame["score"].mean()))}
+    metadata["formula_version"] = FORMULA_VERSION
+    return Output(frame, metadata=metadata)
+
+
+def _scored_in_run(context: AssetCheckExecutionContext, ledger: LedgerResource) -> list[dict[str, Any]]:
+    run_id = context.run.run_id
+    return [e.data for e in ledger.ledger().iter(kinds=["quality.scored"]) if e.data.get("dagster_run_id") == run_id]
+
+
+@asset_check(asset=quality_score, blocking=True, description="A settled PR's score is at least gates.floor.")
+def quality_floor(
+    context: AssetCheckExecutionContext, settings: SettingsResource, ledger: LedgerResource
+) -> AssetCheckResult:
+    floor = settings.load().gates.floor
+    scored = _scored_in_run(context, ledger)
+    below = [f"{s['partition_key']}: {s['score']:.2f}" for s in scored if s["settled"] and s["score"] < floor]
+    return AssetCheckResult(
+        passed=not below,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"floor": floor, "below": ", ".join(below) or "none", "checked": len(scored)},
+    )
+
+
+@asset_check(
+    asset=quality_score,
+    blocking=True,
+    description="The project's 7-day quality holds against its 30-day mean and failure rate.",
+)
+def project_quality_gate(
+    context: AssetCheckExecutionContext, settings: SettingsResource, ledger: LedgerResource
+) -> AssetCheckResult:
+    config = settings.load()
+    events = ledger.ledger()
+    tripped = {}
+    for project in sorted({s["project"] for s in _scored_in_run(context, ledger)}):
+        verdict = gates.rolling_verdict(events, project, config.gates)
+        if verdict.tripped:
+            gates.trip(events, project, verdict.reason)
+            tripped[project] = verdict.reason
+    return AssetCheckResult(
+        passed=not tripped,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"tripped": "; ".join(f"{p}: {r}" for p, r in tripped.items()) or "none"},
+    )
+
+
+@asset_check(asset=quality_score, description="Scores lie in 0..1 and name their project (great-expectations).")
+def quality_score_valid(context: AssetCheckExecutionContext, ledger: LedgerResource) -> AssetCheckResult:
+    frame = pd.DataFrame(_scored_in_run(context, ledger))
+    result = validate_scores(frame)
+    return AssetCheckResult(passed=result.success, metadata={"failed": ", ".join(result.failed) or "none"})
+
+
+# --- costs -------------------------------------------------------------------------------------------------------
+
+
+@asset(
+    partitions_def=costs_partitions,
+    deps=[AssetDep("agent_run", partition_mapping=AllPartitionMapping())],
+    io_manager_key="tables",
+    backfill_policy=BackfillPolicy.single_run(),
+    automation_condition=AutomationCondition.on_cron("*/30 * * * *"),
+    group_name="costs",
+    kinds={"pandas"},
+    code_version="1",
+)
+def llm_costs(context: AssetExecutionContext, ledger: LedgerResource) -> Output:
+    """Per day, project and model: calls, tokens in / out / cached and cost, from `llm.call` events."""
+    events = ledger.ledger()
+    frames = []
+    for key in context.partition_keys:
+        frame = daily_costs(events, date.fromisoformat(key))
+        frame["partition_key"] = key
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    metadata: dict[str, Any] = {
+        "rows": len(frame),
+        "cost_usd": MetadataValue.float(float(frame["cost_usd"].sum()) if len(frame) else 0.0),
+    }
+    if len(frame) and len(context.partition_keys) == 1:
+        metadata["by_project_and_model"] = MetadataValue.md(markdown_table(frame.drop(columns=["partition_key"])))
+    return Output(frame, metadata=metadata)
+
+
+@asset_check(
+    asset=llm_costs,
+    blocking=True,
+    description="No negative figure, no missing model or project, the day's total equals the ledger's.",
+)
+def llm_costs_valid(context: AssetCheckExecutionContext, ledger: LedgerResource) -> AssetCheckResult:
+    import sqlalchemy as sa
+
+    events = ledger.ledger()
+    failed: list[str] = []
+    days = run_partition_keys(context)
+    with events.engine.connect() as conn:  # the rows just written, read back as SQL tools would
+        for day in days:
+            frame = (
+                pd.read_sql(sa.text("SELECT * FROM paid_llm_costs WHERE partition_key = :d"), conn, params={"d": day})
+                if sa.inspect(conn).has_table("paid_llm_costs")
+                else pd.DataFrame()
+            )
+            result = validate_costs(
+                frame.drop(columns=["partition_key"], errors="ignore"), ledger_total(events, date.fromisoformat(day))
+            )
+            failed += [f"{day}: {f}" for f in result.failed]
+    return AssetCheckResult(
+        passed=not failed,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"days": ", ".join(days), "failed": "; ".join(failed) or "none"},
+    )
+
+
+@asset(
+    deps=[AssetDep(llm_costs, partition_mapping=AllPartitionMapping())],
+    io_manager_key="tables",
+    automation_condition=AutomationCondition.on_cron("*/30 * * * *"),
+    group_name="costs",
+    kinds={"pandas"},
+)
+def project_spend(context: AssetExecutionContext, ledger: LedgerResource) -> Output:
+    """Per project: month to date, the last 7 days (with a trend chart) and the month's projected end."""
+    frame = spend_by_project(ledger.ledger(), datetime.now(UTC).date())
+    table = frame.assign(trend_7d=[f"`{sparkline(list(v))}`" for v in frame["daily_7d"]]).drop(columns=["daily_7d"])
+    stored = frame.assign(daily_7d=[",".join(f"{x:.6f}" for x in v) for v in frame["daily_7d"]])
+    return Output(
+        stored,
+        metadata={
+            "spend": MetadataValue.md(markdown_table(table)),
+            "month_to_date_usd": MetadataValue.float(float(frame["month_to_date_usd"].sum()) if len(frame) else 0.0),
+            "projected_month_usd": MetadataValue.float(
+                float(frame["projected_month_usd"].sum()) if len(frame) else 0.0
+            ),
+        },
+    )

@@ -1,0 +1,114 @@
+"""What one look at a Paid pull request leads to: facts in the ledger, a re-score, a retry, a follow-up run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import RepoSettings
+from ..keys import parse_issue_key
+from ..ledger import Ledger
+from .client import GitHubClient
+from .observe import changed_since, observe_pull, pr_events
+
+
+@dataclass
+class FollowOutcome:
+    score_run_key: str | None = None
+    retry_run_keys: list[str] = field(default_factory=list)
+    follow_up: tuple[str, str, str] | None = None  # (run key, reason, details)
+    settled: bool = False
+    changed: bool = False
+
+
+def open_paid_pulls(ledger: Ledger) -> dict[str, tuple[str, int]]:
+    """Issue key → (repo, PR number) for every PR Paid opened that no observation has seen closed."""
+    pulls: dict[str, tuple[str, int]] = {}
+    for event in ledger.iter(kinds=["pr.opened"]):
+        pulls[event.stream] = (parse_issue_key(event.stream)[0], int(event.data["pr_number"]))
+    for event in ledger.iter(kinds=["pr.observed"]):
+        if event.stream in pulls and (event.data.get("merged") or event.data.get("state") == "closed"):
+            pulls.pop(event.stream, None)
+    return pulls
+
+
+def follow_pull(
+    client: GitHubClient,
+    ledger: Ledger,
+    settings: RepoSettings,
+    key: str,
+    pr_number: int,
+    etags: dict[str, str],
+    is_trusted: Callable[[str], bool],
+) -> FollowOutcome:
+    outcome = FollowOutcome()
+    last = ledger.last(key, "pr.observed")
+    head = last.data.get("head_sha") if last else None
+    if last is not None and not changed_since(client, settings.name, pr_number, head, etags):
+        return outcome
+    observation = observe_pull(client, settings.name, pr_number, is_trusted)
+    changed_since(client, settings.name, pr_number, observation.head_sha, etags)  # remember the new ETags
+    fingerprint = observation.fingerprint()
+    new_facts: list[str] = []
+    if (
+        ledger.append(
+            key,
+            "pr.observed",
+            {**pr_events(observation), "fingerprint": fingerprint},
+            idempotency_key=f"pr.observed:{key}:{fingerprint}",
+        )
+        is not None
+    ):
+        new_facts.append(fingerprint)
+    for item in observation.feedback:
+        data: dict[str, Any] = {
+            "user": item.user,
+            "source": item.source,
+            "vote": item.vote,
+            "command": item.command,
+            "pr_number": pr_number,
+        }
+        if ledger.append(key, "feedback.received", data, idempotency_key=f"feedback:{key}:{item.id}") is None:
+            continue
+        new_facts.append(item.id)
+        if item.command == "retry":
+            outcome.retry_run_keys.append(f"{key}:retry:{item.id}")
+    outcome.changed = bool(new_facts)
+    outcome.settled = observation.merged or observation.state == "closed"
+    if new_facts:
+        outcome.score_run_key = f"{key}:score:" + ":".join(new_facts)
+    if not outcome.settled and new_facts and fingerprint in new_facts:
+        reason, details = _follow_up_reason(observation)
+        if reason:
+            done = [e for e in ledger.read(stream=key, kinds=["followup.requested"])]
+            if len(done) < settings.max_follow_ups:
+                run_key = f"{key}:followup:{reason}:{observation.head_sha}"
+                if (
+                    ledger.append(
+                        key,
+                        "followup.requested",
+                        {
+                            "reason": reason,
+                            "details": details,
+                            "head_sha": observation.head_sha,
+                            "pr_number": pr_number,
+                        },
+                        idempotency_key=f"followup:{run_key}",
+                    )
+                    is not None
+                ):
+                    outcome.follow_up = (run_key, reason, details)
+            elif not any(e.data.get("escalated") for e in ledger.read(stream=key, kinds=["followup.exhausted"])):
+                ledger.append(
+                    key, "followup.exhausted", {"escalated": True, "reason": reason, "limit": settings.max_follow_ups}
+                )
+    return outcome
+
+
+def _follow_up_reason(observation: Any) -> tuple[str | None, str]:
+    if observation.ci == "failure":
+        return "ci_failed", "\n".join(observation.ci_details) or "CI failed on the head commit"
+    if "CHANGES_REQUESTED" in observation.reviews.values():
+        return "changes_requested", "\n".join(observation.review_notes) or "a reviewer requested changes"
+    return None, ""

@@ -1,0 +1,81 @@
+"""The quality score of one issue's outcome, 0..1, folded from recorded events only.
+
+0.30 merged + 0.20 CI passed on the first try + 0.20 human vote (−1 → 0, none → 0.5, +1 → 1)
++ 0.15 iterations (1 − 0.1·(n − 1), floor 0) + 0.10 lint clean + 0.05 tests passing.
+Weights come from paid.yaml; the formula's version is FORMULA_VERSION (bump it when this code changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..ledger import Event
+
+FORMULA_VERSION = "score-v1"
+SCORE_KINDS = ("pr.observed", "feedback.received", "run.finished", "quality.checked")
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    merged: float = 0.30
+    ci_first_try: float = 0.20
+    human_vote: float = 0.20
+    iterations: float = 0.15
+    lint_clean: float = 0.10
+    tests_passing: float = 0.05
+
+    def total(self) -> float:
+        return sum(asdict(self).values())
+
+
+@dataclass(frozen=True)
+class Score:
+    score: float
+    components: dict[str, float]
+    settled: bool  # the PR was merged or closed
+    iterations: int
+    formula_version: str = FORMULA_VERSION
+
+
+def _check_component(checks: list[dict[str, Any]], name: str) -> float:
+    statuses = [c["status"] for c in checks if c.get("check") == name and c.get("status") != "error"]
+    if not statuses:
+        return 0.5
+    return 1.0 if all(s == "passed" for s in statuses) else 0.0
+
+
+def score_events(events: Iterable[Event], weights: ScoreWeights) -> Score:
+    merged = settled = False
+    first_ci: str | None = None
+    votes: dict[str, int] = {}
+    runs = 0
+    last_checks: list[dict[str, Any]] = []
+    for event in events:
+        data = event.data
+        if event.kind == "pr.observed":
+            merged = merged or bool(data.get("merged"))
+            settled = settled or data.get("state") == "closed" or bool(data.get("merged"))
+            if first_ci is None and data.get("ci") in ("success", "failure"):
+                first_ci = data["ci"]
+        elif event.kind == "feedback.received" and data.get("vote") in (1, -1):
+            votes[str(data.get("user"))] = int(data["vote"])
+        elif event.kind == "run.finished" and data.get("outcome") != "error":
+            runs += 1
+        elif event.kind == "quality.checked":
+            last_checks = list(data.get("checks") or [])
+    net = sum(votes.values())
+    vote = 0.5 if not votes or net == 0 else (1.0 if net > 0 else 0.0)
+    n = max(runs, 1)
+    components = {
+        "merged": 1.0 if merged else 0.0,
+        "ci_first_try": 1.0 if first_ci == "success" else 0.0,
+        "human_vote": vote,
+        "iterations": max(0.0, 1.0 - 0.1 * (n - 1)),
+        "lint_clean": _check_component(last_checks, "lint"),
+        "tests_passing": _check_component(last_checks, "tests"),
+    }
+    w = asdict(weights)
+    score = round(sum(w[k] * v for k, v in components.items()) / (weights.total() or 1.0), 6)
+    return Score(score, components, settled, n)
