@@ -19,7 +19,7 @@ from .assets.outcomes import (
     quality_score,
     quality_score_valid,
 )
-from .jobs import paid_build_job, paid_score_job
+from .jobs import paid_build_job, paid_costs_job, paid_score_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .resources.tables import TableIOManager
 from .sensors import paid_label_sensor, paid_pr_sensor
@@ -29,7 +29,7 @@ settings = SettingsResource()
 defs = Definitions(
     assets=[github_issue, triage, agent_run, pull_request, quality_score, llm_costs, project_spend],
     asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
-    jobs=[paid_build_job, paid_score_job],
+    jobs=[paid_build_job, paid_score_job, paid_costs_job],
     sensors=[paid_label_sensor, paid_pr_sensor],
     resources={
         "settings": settings,

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dagster import DagsterInstance, Definitions, RunsFilter, SensorResult, SkipReason, build_sensor_context
+from dagster import (
+    DagsterInstance,
+    Definitions,
+    RunsFilter,
+    SensorDefinition,
+    SensorResult,
+    SkipReason,
+    build_sensor_context,
+)
 
 from .sensors import paid_label_sensor
 
@@ -29,10 +37,11 @@ def sensor_tick(
     cursor: str | None,
     execute: bool = True,
     log_level: str = "DEBUG",
+    sensor: SensorDefinition = paid_label_sensor,
 ) -> Tick:
     resources = defs.resources or {}
     with build_sensor_context(instance_ref=instance.get_ref(), cursor=cursor, resources=resources) as context:
-        result = paid_label_sensor(context)
+        result = sensor(context)
     if isinstance(result, SkipReason):
         return Tick(cursor, result.skip_message)
     assert isinstance(result, SensorResult)
@@ -41,8 +50,8 @@ def sensor_tick(
         tick.skip_reason = result.skip_reason.skip_message
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys or []))
-    job = defs.resolve_job_def("paid_build")
     for run_request in result.run_requests or []:
+        job = defs.resolve_job_def(run_request.job_name or "paid_build")
         key = str(run_request.run_key)
         tick.run_keys.append(key)
         if instance.get_runs(RunsFilter(tags={"dagster/run_key": key}), limit=1):
@@ -50,7 +59,7 @@ def sensor_tick(
             continue
         if not execute:
             continue
-        tags = {**run_request.tags, "dagster/run_key": key, "dagster/sensor_name": "paid_label_sensor"}
+        tags = {**run_request.tags, "dagster/run_key": key, "dagster/sensor_name": sensor.name}
         outcome = job.execute_in_process(
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             instance=instance,

@@ -15,3 +15,9 @@ paid_score_job = define_asset_job(
     selection=AssetSelection.assets("quality_score"),
     description="Re-score issues from recorded events (the PR sensor requests it; backfills re-evaluate history).",
 )
+
+paid_costs_job = define_asset_job(
+    "paid_costs",
+    selection=AssetSelection.assets("llm_costs"),
+    description="Roll up a day's LLM costs from the ledger (backfill a range for history).",
+)

@@ -1,0 +1,216 @@
+"""Budgets, quality gates, cost tables with their checks, and backfills that re-score from recorded events."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from dagster import AssetKey
+
+from paid_dagster.inprocess import sensor_tick
+from paid_dagster.keys import issue_key
+from paid_dagster.ledger import Ledger
+
+from ..agent.harness import bash, harness
+from ..loop.conftest import Loop
+
+
+def set_config(loop: Loop, **changes: object) -> None:
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    for dotted, value in changes.items():
+        target = data
+        *path, last = dotted.split("__")
+        for part in path:
+            target = target[int(part)] if part.isdigit() else target.setdefault(part, {})
+        target[last] = value
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_a_spent_budget_stops_dispatch_for_the_project(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    forge.as_user(seed.writer).label(seed.repo, 1, "paid-build")
+    first = sensor_tick(loop.instance, loop.defs, None)
+    spent = sum(e.data["cost_usd"] for e in Ledger(loop.ledger_url).read(kinds=["llm.call"]))
+    assert len(first.launched) == 1 and spent > 0
+    set_config(loop, repositories__0__budget_daily_usd=spent * 1.1)  # 91 %: a warning, still running
+    number = forge.as_user(seed.outsider).create_issue(seed.repo, "Cart total leaves out the first item again", "x")
+    forge.as_user(seed.writer).label(seed.repo, number, "paid-build")
+    warned = sensor_tick(loop.instance, loop.defs, first.cursor, execute=False)
+    warnings = Ledger(loop.ledger_url).read(kinds=["budget.warning"])
+    assert warned.run_keys and len(warnings) == 1 and "91%" in warnings[0].data["reason"]
+    set_config(loop, repositories__0__budget_daily_usd=spent * 0.5)
+    stopped = sensor_tick(loop.instance, loop.defs, first.cursor)
+    assert (
+        not stopped.run_keys
+        and "daily budget" in (stopped.skip_reason or "")
+        and seed.repo in (stopped.skip_reason or "")
+    )
+    assert len(Ledger(loop.ledger_url).read(kinds=["budget.exceeded"])) == 1
+
+
+def test_a_run_in_flight_stops_before_its_next_model_call(tmp_path: Path) -> None:
+    from paid_dagster.learning.budgets import budget_status
+    from paid_dagster.llm import LLMGateway
+
+    turns = [{**bash(f"echo {i} > f{i}.txt"), "prompt_tokens": 100_000} for i in range(10)]
+    with harness(tmp_path, {"conversations": [{"turns": turns}]}, quality=False) as h:
+
+        def guard() -> str | None:
+            status = budget_status(h.ledger, h.seed.repo, 0.5, None)
+            return status.reason if status.level == "exceeded" else None
+
+        from paid_dagster.agent import run as run_module
+
+        real = run_module.run_agent
+
+        def with_guard(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+            args_list = list(args)
+            args_list[6] = LLMGateway(h.config.model, h.ledger, guard)
+            return real(*args_list, **kwargs)
+
+        run = with_guard(
+            h.config,
+            h.config.repositories[0],
+            h.client.snapshot(h.seed.repo, 1),
+            h.client.repo(h.seed.repo).clone_url,
+            "main",
+            h.forge.token(h.seed.bot),
+            None,
+            h.ledger,
+            "budgetrun",
+        )
+        assert run.outcome == "budget_exceeded" and len(h.model.calls) == 2 and run.commits_ahead == 1
+        refused = h.ledger.read(kinds=["budget.exceeded"])
+        assert len(refused) == 1 and "daily budget of $0.50" in refused[0].data["reason"]
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_a_tripped_quality_gate_pauses_dispatch_until_resumed(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    ledger = Ledger(loop.ledger_url)
+    now = datetime.now(UTC)
+    for i in range(12):  # a good month...
+        ledger.append(
+            f"octo-org__shopcart__{100 + i}",
+            "quality.scored",
+            {"project": seed.repo, "score": 0.9, "partition_key": f"octo-org__shopcart__{100 + i}"},
+            at=now - timedelta(days=20),
+        )
+    for i in range(6):  # ...and a bad week
+        ledger.append(
+            f"octo-org__shopcart__{200 + i}",
+            "quality.scored",
+            {"project": seed.repo, "score": 0.1, "partition_key": f"octo-org__shopcart__{200 + i}"},
+            at=now - timedelta(days=1),
+        )
+    loop.instance.add_dynamic_partitions("paid_issues", [issue_key(seed.repo, 1)])
+    result = loop.defs.resolve_job_def("paid_score").execute_in_process(
+        instance=loop.instance, partition_key=issue_key(seed.repo, 1), raise_on_error=False
+    )
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert checks["project_quality_gate"] is False
+    tripped = ledger.read(kinds=["gate.tripped"])
+    assert len(tripped) == 1 and "7-day mean" in tripped[0].data["reason"]
+    forge.as_user(seed.writer).label(seed.repo, 1, "paid-build")
+    paused = sensor_tick(loop.instance, loop.defs, None)
+    assert not paused.run_keys and "paused by its quality gate" in (paused.skip_reason or "")
+    resumed = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "paid"),
+            "resume",
+            seed.repo,
+            "--by",
+            "tester",
+            "--ledger-url",
+            loop.ledger_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert resumed.returncode == 0 and "resumed" in resumed.stdout
+    assert [e.kind for e in ledger.read(kinds=["gate.tripped", "gate.resumed"])] == ["gate.tripped", "gate.resumed"]
+    running = sensor_tick(loop.instance, loop.defs, None)
+    assert len(running.launched) == 1
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_backfill_rescores_200_partitions_from_events_only(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    ledger = Ledger(loop.ledger_url)
+    keys = [issue_key(seed.repo, 1000 + i) for i in range(200)]
+    rows = []
+    for i, key in enumerate(keys):
+        rows += [
+            {"stream": key, "kind": "run.finished", "data": {"outcome": "completed"}},
+            {
+                "stream": key,
+                "kind": "pr.observed",
+                "data": {"state": "closed", "merged": i % 2 == 0, "ci": "success" if i % 3 else "failure"},
+            },
+        ]
+    ledger.append_many(rows)
+    loop.instance.add_dynamic_partitions("paid_issues", keys)
+    job = loop.defs.resolve_job_def("paid_score")
+    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+
+    def backfill() -> None:
+        result = job.execute_in_process(instance=loop.instance, tags=tags, raise_on_error=False)
+        assert result.is_node_success("quality_score")  # (the project gate may trip on these synthetic scores)
+
+    backfill()
+    before = {e.stream: e.data["score"] for e in ledger.read(kinds=["quality.scored"])}
+    set_config(loop, scoring__merged=0.6)  # the formula changes: merging weighs twice as much
+    mark, model_calls = forge.request_mark(), len(loop.stack.model.calls)
+    backfill()
+    assert forge.requests(mark) == [] and len(loop.stack.model.calls) == model_calls  # no GitHub, no model
+    after = {e.stream: e.data["score"] for e in ledger.read(kinds=["quality.scored"])}
+    assert len(after) == 200
+    merged_key, unmerged_key = keys[0], keys[1]
+    assert after[merged_key] > before[merged_key] and after[unmerged_key] < before[unmerged_key]
+    # new score = weighted sum / total weight (1.3): merged 0.6 + ci 0 + vote 0.1 + iterations 0.15 + 0.05 + 0.025
+    assert after[merged_key] == pytest.approx((0.6 + 0.0 + 0.2 * 0.5 + 0.15 + 0.1 * 0.5 + 0.05 * 0.5) / 1.3)
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_cost_checks_fail_on_a_corrupted_day_and_pass_on_a_good_one(loop: Loop) -> None:
+    ledger = Ledger(loop.ledger_url)
+    good, bad = date(2026, 3, 10), date(2026, 3, 11)
+    at_good = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    at_bad = datetime(2026, 3, 11, 12, tzinfo=UTC)
+    for i in range(5):
+        ledger.append(
+            f"octo-org__shopcart__{i}",
+            "llm.call",
+            {"model": "openai/paid-scripted", "tokens_in": 100, "tokens_out": 10, "cost_usd": 0.01},
+            at=at_good,
+        )
+    ledger.append("octo-org__shopcart__1", "llm.call", {"model": "openai/paid-scripted", "cost_usd": 0.01}, at=at_bad)
+    ledger.append("octo-org__shopcart__2", "llm.call", {"model": None, "cost_usd": -0.5}, at=at_bad)
+    ledger.append("not-an-issue-stream", "llm.call", {"model": "m", "cost_usd": 0.02}, at=at_bad)
+    job = loop.defs.resolve_job_def("paid_costs")
+
+    def run(day: date):  # type: ignore[no-untyped-def]
+        result = job.execute_in_process(instance=loop.instance, partition_key=day.isoformat(), raise_on_error=False)
+        evaluations = [
+            e.asset_check_evaluation_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
+        return evaluations[0]
+
+    assert run(good).passed is True
+    failed = run(bad)
+    reasons = failed.metadata["failed"].value
+    assert failed.passed is False
+    assert "expect_column_values_to_be_between(cost_usd)" in reasons
+    assert "expect_column_values_to_not_be_null(model)" in reasons and "(project)" in reasons
+    event = loop.instance.get_latest_materialization_event(AssetKey("llm_costs"))
+    assert event is not None

@@ -1,0 +1,109 @@
+"""Quality scores from what happens to Paid's pull requests, observed by the PR sensor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from dagster import AssetKey
+
+from paid_dagster.inprocess import sensor_tick
+from paid_dagster.keys import issue_key
+from paid_dagster.ledger import Ledger
+from paid_dagster.sensors import paid_pr_sensor
+
+from ..loop.conftest import Loop
+
+pytestmark = pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+
+
+def build_pr(loop: Loop) -> tuple[int, str]:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    forge.as_user(seed.writer).label(seed.repo, 1, "paid-build")
+    tick = sensor_tick(loop.instance, loop.defs, None)
+    assert len(tick.launched) == 1
+    pull = forge.store.one("SELECT i.number, p.head_sha FROM pulls p JOIN issues i ON i.id = p.issue_id")
+    assert pull is not None
+    return int(pull["number"]), str(pull["head_sha"])
+
+
+def pr_tick(loop: Loop, cursor: str | None) -> Any:
+    return sensor_tick(loop.instance, loop.defs, cursor, sensor=paid_pr_sensor)
+
+
+def latest_score(loop: Loop) -> dict[str, Any]:
+    event = loop.instance.get_latest_materialization_event(AssetKey("quality_score"))
+    assert event is not None and event.asset_materialization is not None
+    meta = event.asset_materialization.metadata
+    scored = Ledger(loop.ledger_url).last(issue_key(loop.stack.seed.repo, 1), "quality.scored")
+    assert scored is not None
+    return {"score": meta["score"].value, "components": scored.data["components"], "settled": meta["settled"].value}
+
+
+def test_merged_green_first_try_and_a_thumbs_up_scores_high(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    number, head = build_pr(loop)
+    admin = forge.as_user(seed.admin)
+    admin.check_run(seed.repo, head, "tests", "success", "3 passed")
+    forge.as_user(seed.writer).react(seed.repo, number, "+1")
+    forge.as_user(seed.outsider).react(seed.repo, number, "-1")  # not trusted: not counted
+    admin.merge(seed.repo, number)
+    tick = pr_tick(loop, None)
+    assert len(tick.launched) == 1 and tick.run_keys[0].startswith(issue_key(seed.repo, 1) + ":score:")
+    score = latest_score(loop)
+    assert score["score"] >= 0.9 and score["settled"]
+    assert score["components"]["merged"] == 1 and score["components"]["human_vote"] == 1
+    idle = pr_tick(loop, tick.cursor)  # settled: nothing more to follow
+    assert not idle.launched
+
+
+def test_closed_unmerged_with_a_thumbs_down_scores_low(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    loop.stack.model.script.conversations.insert(
+        0,
+        {
+            "match": "total_cents|Cart total",
+            "turns": [
+                {
+                    "content": "THOUGHT: quick hack\n\n```mswea_bash_command\nprintf 'import os\\n' >> shopcart/cart.py\n```"
+                },
+                {"content": "THOUGHT: done\n\n```mswea_bash_command\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```"},
+            ],
+        },
+    )
+    number, head = build_pr(loop)
+    forge.as_user(seed.admin).check_run(seed.repo, head, "tests", "failure", "2 failed")
+    forge.as_user(seed.writer).comment(seed.repo, number, "-1")
+    forge.as_user(seed.admin).close(seed.repo, number)
+    pr_tick(loop, None)
+    score = latest_score(loop)
+    assert score["score"] <= 0.2 and score["components"]["human_vote"] == 0 and score["components"]["merged"] == 0
+
+
+def test_ci_failure_gets_a_follow_up_and_the_score_counts_two_iterations(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    _number, head = build_pr(loop)
+    forge.as_user(seed.admin).check_run(seed.repo, head, "tests", "failure", "test_total_counts_every_item failed")
+    first = pr_tick(loop, None)
+    follow_ups = [k for k in first.run_keys if ":followup:ci_failed:" in k]
+    assert len(follow_ups) == 1 and len(first.launched) == 2  # the re-score and the follow-up run
+    runs = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["run.started"])
+    assert [r.data.get("cause") for r in runs] == ["label", "follow_up"]
+    prompt = next(c.last_user_message for c in reversed(loop.stack.model.calls) if c.turn == 0)
+    assert "test_total_counts_every_item failed" in prompt and "follow-up" in prompt
+    new_head = forge.store.scalar("SELECT head_sha FROM pulls")
+    forge.as_user(seed.admin).check_run(seed.repo, new_head, "tests", "success", "3 passed")
+    pr_tick(loop, first.cursor)
+    score = latest_score(loop)
+    assert score["components"]["iterations"] == pytest.approx(0.9) and score["components"]["ci_first_try"] == 0
+    assert forge.store.scalar("SELECT COUNT(*) FROM pulls") == 1
+
+
+def test_a_trusted_retry_command_starts_a_new_attempt(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    number, _ = build_pr(loop)
+    forge.as_user(seed.writer).comment(seed.repo, number, "/paid retry")
+    forge.as_user(seed.outsider).comment(seed.repo, number, "/paid retry")  # ignored: not trusted
+    tick = pr_tick(loop, None)
+    assert len([k for k in tick.run_keys if ":retry:" in k]) == 1
+    assert len(loop.instance.fetch_materializations(AssetKey("agent_run"), limit=10).records) == 2
