@@ -31,6 +31,7 @@ class ConfigError(ValueError):
 class GitHubSettings:
     base_url: str = "https://api.github.com"
     token_env: str = "GITHUB_TOKEN"
+    review_token_env: str | None = None  # a second identity for reviews (GitHub refuses REQUEST_CHANGES by the author)
     seconds_between_writes: float = 1.0
     retries: int = 3
     timeout_seconds: float = 15.0
@@ -84,6 +85,8 @@ class RepoSettings:
     budget_daily_usd: float | None = None
     budget_monthly_usd: float | None = None
     max_follow_ups: int = 3
+    risk_policy: tuple[dict[str, str], ...] = ()  # [{glob, tier: low|medium|high}], first match wins
+    review_rounds: int = 2  # remediation rounds for blocking findings before escalating to a human
     prompts_dir: str | None = None  # templates here override the built-in ones of the same name
 
     @property
@@ -187,6 +190,20 @@ def _repository(index: int, data: Any, defaults: dict[str, Any], problems: list[
         if bad or not trusted:
             problems.append(f"{where}.trusted_permissions: use some of {', '.join(PERMISSIONS)}; got {trusted!r}")
         values["trusted_permissions"] = trusted
+    if "risk_policy" in values:
+        policy = tuple(values["risk_policy"] or ())
+        bad_rules = [
+            r
+            for r in policy
+            if not isinstance(r, dict)
+            or r.get("tier") not in ("low", "medium", "high")
+            or not isinstance(r.get("glob"), str)
+        ]
+        if bad_rules:
+            problems.append(
+                f"{where}.risk_policy: each rule is {{glob: 'src/**', tier: low|medium|high}}; got {bad_rules!r}"
+            )
+        values["risk_policy"] = policy
     if values.get("engine", "mini-swe-agent") not in ("mini-swe-agent", "claude-code", "codex", "aider"):
         problems.append(f"{where}.engine: one of mini-swe-agent, claude-code, codex, aider; got {values['engine']!r}")
     if values.get("sandbox", "auto") not in ("auto", "docker", "bubblewrap", "local"):

@@ -19,6 +19,7 @@ from .assets.outcomes import (
     quality_score,
     quality_score_valid,
 )
+from .assets.review import review
 from .jobs import paid_build_job, paid_costs_job, paid_score_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .resources.tables import TableIOManager
@@ -27,7 +28,7 @@ from .sensors import paid_label_sensor, paid_pr_sensor
 settings = SettingsResource()
 
 defs = Definitions(
-    assets=[github_issue, triage, agent_run, pull_request, quality_score, llm_costs, project_spend],
+    assets=[github_issue, triage, agent_run, pull_request, review, quality_score, llm_costs, project_spend],
     asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
     jobs=[paid_build_job, paid_score_job, paid_costs_job],
     sensors=[paid_label_sensor, paid_pr_sensor],

@@ -3,7 +3,7 @@ from dagster import AssetSelection, define_asset_job, in_process_executor
 # Costly agent runs are never retried by Dagster (a timed-out run would be re-run): Paid decides.
 paid_build_job = define_asset_job(
     "paid_build",
-    selection=AssetSelection.assets("github_issue", "triage", "agent_run", "pull_request"),
+    selection=AssetSelection.assets("github_issue", "triage", "agent_run", "pull_request", "review"),
     tags={"dagster/max_retries": "0"},
     # The three steps are sequential: one process per run instead of one per step (each pays the imports).
     executor_def=in_process_executor,

@@ -269,6 +269,23 @@ class GitHubClient:
         with self.explained(f"opening a pull request from {branch} in {name}"):
             return self.repo(name).create_pull(title=title, body=redact(body), head=branch, base=base, draft=draft)
 
+    def pull_diff(self, name: str, number: int) -> tuple[list[str], str]:
+        """The changed paths and a unified diff of the pull request, from its files."""
+        with self.explained(f"reading the files of {name}#{number}"):
+            files = list(self.repo(name).get_pull(number).get_files())
+        diff = "\n".join(f"--- a/{f.filename}\n+++ b/{f.filename}\n{f.patch or ''}" for f in files)
+        return [f.filename for f in files], diff
+
+    def post_review(self, name: str, number: int, event: str, body: str, comments: list[dict[str, Any]]) -> str:
+        """Posts a review; REQUEST_CHANGES by the PR's own author (refused by GitHub) becomes a COMMENT."""
+        with self.explained(f"reviewing {name}#{number}"):
+            pull = self.repo(name).get_pull(number)
+            me = self.gh.get_user().login
+            if event != "COMMENT" and pull.user.login == me:
+                event = "COMMENT"
+            review = pull.create_review(body=redact(body), event=event, comments=comments)  # type: ignore[arg-type]
+            return str(review.state)
+
     def update_pull(self, pull: PullRequest, body: str) -> None:
         with self.explained(f"updating pull request #{pull.number}"):
             pull.edit(body=redact(body))

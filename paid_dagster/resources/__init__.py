@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dagster import ConfigurableResource
 
 from ..config import PaidConfig, load_config
@@ -43,6 +45,14 @@ class GitHubResource(ConfigurableResource):
 
     def token(self) -> str:
         return self.settings.load().github_token()
+
+    def review_client(self) -> GitHubClient:
+        """The identity that posts reviews: github.review_token_env when set, else Paid's own."""
+        config = self.settings.load()
+        env = config.github.review_token_env
+        if env and os.environ.get(env):
+            return GitHubClient(config.github, os.environ[env])
+        return self.client()
 
 
 class LLMResource(ConfigurableResource):

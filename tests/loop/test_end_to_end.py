@@ -53,7 +53,7 @@ def test_label_becomes_a_draft_pull_request(loop: Loop) -> None:
     ):
         assert expected in kinds, (expected, kinds)
     calls = Ledger(loop.ledger_url).read(stream=key, kinds=["llm.call"])
-    assert [c.data["purpose"] for c in calls] == ["triage"] + ["agent"] * 4
+    assert [c.data["purpose"] for c in calls] == ["triage"] + ["agent"] * 4 + ["review"]
     assert sum(c.data["cost_usd"] for c in calls) > 0
 
     materialization = loop.instance.get_latest_materialization_event(AssetKey("pull_request"))

@@ -1,0 +1,94 @@
+"""Review of the agent's pull request: a risk tier from the changed paths, and an AI review by the model."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..llm import LLMGateway
+from .prompts import fence, render, sanitize_untrusted
+
+TIERS = ("low", "medium", "high")
+MAX_DIFF_CHARS = 30_000
+
+
+@dataclass(frozen=True)
+class ReviewFinding:
+    file: str
+    line: int
+    category: str
+    severity: str  # blocking | minor
+    message: str
+
+    def as_line(self) -> str:
+        return f"{self.file}:{self.line} – [{self.category}, {self.severity}] {self.message}"
+
+
+def risk_tier(paths: list[str], policy: list[dict[str, str]]) -> tuple[str, dict[str, str]]:
+    """The PR's tier is its riskiest path's; the first rule whose glob matches decides; no match is medium."""
+    per_path = {}
+    for path in paths:
+        tier = next((rule["tier"] for rule in policy if fnmatch.fnmatch(path, rule["glob"])), "medium")
+        per_path[path] = tier if tier in TIERS else "medium"
+    overall = max(per_path.values(), key=TIERS.index) if per_path else "low"
+    return overall, per_path
+
+
+def parse_findings(text: str) -> list[ReviewFinding] | None:
+    match = re.search(r"\{.*\}", text, re.S)
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return None
+    findings = []
+    for item in data.get("findings") or []:
+        if not isinstance(item, dict) or "message" not in item:
+            continue
+        findings.append(
+            ReviewFinding(
+                str(item.get("file", "")),
+                int(item.get("line") or 0),
+                str(item.get("category", "correctness")),
+                "blocking" if item.get("severity") == "blocking" else "minor",
+                sanitize_untrusted(str(item["message"]), 500),
+            )
+        )
+    return findings
+
+
+def ai_review(
+    gateway: LLMGateway, repo: str, number: int, diff: str, stream: str, run_id: str, prompts_dir: Path | None = None
+) -> tuple[list[ReviewFinding], str]:
+    prompt = render(
+        "review",
+        prompts_dir,
+        repo=repo,
+        number=number,
+        diff=fence("pull request diff", sanitize_untrusted(diff, MAX_DIFF_CHARS)),
+    )
+    reply = gateway.complete([{"role": "user", "content": prompt.text}], stream, purpose="review", run_id=run_id)
+    findings = parse_findings(reply.content)
+    if findings is None:
+        # An unreadable review must not pass silently as "no findings".
+        findings = [ReviewFinding("", 0, "correctness", "minor", "the AI review's answer could not be read")]
+    return findings, prompt.template_hash
+
+
+def review_body(tier: str, findings: list[ReviewFinding], round_number: int) -> str:
+    blocking = [f for f in findings if f.severity == "blocking"]
+    lines = [
+        f"**Paid's review** (round {round_number}, risk tier **{tier}**): "
+        + (f"{len(blocking)} blocking finding(s)." if blocking else "no blocking finding.")
+    ]
+    lines += [f"- {f.as_line()}" for f in findings]
+    return "\n".join(lines)
+
+
+def findings_dicts(findings: list[ReviewFinding]) -> list[dict[str, Any]]:
+    return [asdict(f) for f in findings]

@@ -1,0 +1,74 @@
+"""Review: risk tiers from changed paths, AI review posted on the PR, remediation, then escalation."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from paid_dagster.agent.review import risk_tier
+from paid_dagster.inprocess import sensor_tick
+from paid_dagster.keys import issue_key
+from paid_dagster.ledger import Ledger
+
+from ..loop.conftest import Loop
+
+BLOCKING = (
+    '{"findings": [{"file": "shopcart/cart.py", "line": 15, "category": "security", "severity": "blocking",'
+    ' "message": "The total trusts caller-supplied prices; validate them."}]}'
+)
+
+
+def test_risk_tiers_follow_the_policy_and_unmatched_paths_are_medium() -> None:
+    policy = [{"glob": "docs/*", "tier": "low"}, {"glob": "auth/*", "tier": "high"}, {"glob": "*.md", "tier": "low"}]
+    assert risk_tier(["docs/a.md", "README.md"], policy)[0] == "low"
+    assert risk_tier(["docs/a.md", "src/x.py"], policy) == ("medium", {"docs/a.md": "low", "src/x.py": "medium"})
+    assert risk_tier(["auth/login.py", "README.md"], policy)[0] == "high"
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_blocking_findings_are_remediated_twice_then_escalated(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    data["github"]["review_token_env"] = "PAID_REVIEW_TOKEN"
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("PAID_REVIEW_TOKEN", forge.token(seed.admin))
+    loop.stack.model.script.conversations.insert(
+        0, {"match": "You review a pull request", "turns": [{"content": BLOCKING}]}
+    )
+    forge.as_user(seed.writer).label(seed.repo, 1, "paid-build")
+    tick = sensor_tick(loop.instance, loop.defs, None)
+    assert len(tick.launched) == 1
+    key = issue_key(seed.repo, 1)
+    ledger = Ledger(loop.ledger_url)
+    reviews = ledger.read(stream=key, kinds=["review.posted"])
+    assert [r.data["round"] for r in reviews] == [1, 2, 3] and all(r.data["tier"] == "medium" for r in reviews)
+    runs = ledger.read(stream=key, kinds=["run.started"])
+    assert [r.data.get("cause") for r in runs] == ["label", "review", "review"]
+    posted = forge.store.all("SELECT r.state, u.login FROM reviews r JOIN users u ON u.id = r.user_id ORDER BY r.id")
+    assert [p["state"] for p in posted] == ["CHANGES_REQUESTED"] * 3 and posted[0]["login"] == seed.admin
+    assert forge.store.scalar("SELECT COUNT(*) FROM review_comments") == 3
+    issue = forge.service.find_issue(forge.repo(seed.repo), 1)
+    assert "paid-needs-human" in [label["name"] for label in forge.store.labels_of(issue["id"])]
+    comments = [c["body"] for c in forge.store.all("SELECT body FROM comments WHERE issue_id = ?", issue["id"])]
+    assert any("needs a person" in c and "validate them" in c for c in comments)
+    prompt = next(
+        c.last_user_message
+        for c in reversed(loop.stack.model.calls)
+        if c.turn == 0 and "follow-up" in c.last_user_message
+    )
+    assert "trusts caller-supplied prices" in prompt
+    assert forge.store.scalar("SELECT COUNT(*) FROM pulls") == 1
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_low_risk_changes_skip_the_ai_review(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    data["repositories"][0]["risk_policy"] = [{"glob": "shopcart/*", "tier": "low"}]
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+    forge.as_user(seed.writer).label(seed.repo, 1, "paid-build")
+    sensor_tick(loop.instance, loop.defs, None)
+    ledger = Ledger(loop.ledger_url)
+    assert ledger.read(kinds=["review.skipped"]) and not ledger.read(kinds=["review.posted"])
+    assert "review" not in [e.data["purpose"] for e in ledger.read(kinds=["llm.call"])]
+    assert ledger.read(kinds=["quality.checked"])  # the tests still ran
