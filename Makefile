@@ -19,7 +19,8 @@ lint: setup
 	.venv/bin/mypy paid_dagster
 
 bench: setup
-	.venv/bin/python -m bench
+	scripts/system-deps.sh
+	PAID_TEST_POSTGRES_URL=$$(scripts/services.sh) PATH=$$PWD/.venv/bin:$$PATH .venv/bin/python -m bench
 
 setup:
 	scripts/bootstrap.sh

@@ -1,7 +1,7 @@
 """Outcomes: the quality score of each issue, LLM costs per day, spend per project, and the gates on them."""
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -23,7 +23,7 @@ from dagster import (
 
 from ..keys import parse_issue_key
 from ..learning import gates
-from ..learning.costs import daily_costs, ledger_total, markdown_table, sparkline
+from ..learning.costs import costs_by_day, daily_totals, hourly_costs, markdown_table, sparkline
 from ..learning.costs import project_spend as spend_by_project
 from ..learning.scoring import FORMULA_VERSION, SCORE_KINDS, score_events
 from ..learning.validation import validate_costs, validate_scores
@@ -63,9 +63,12 @@ def quality_score(context: AssetExecutionContext, settings: SettingsResource, le
     config = settings.load()
     events = ledger.ledger()
     rows: list[dict[str, Any]] = []
+    scored: list[dict[str, Any]] = []
+    now = datetime.now(UTC).isoformat()
+    history = events.read_streams(list(context.partition_keys), SCORE_KINDS)
     for key in context.partition_keys:
         repo, number = parse_issue_key(key)
-        result = score_events(events.read(stream=key, kinds=SCORE_KINDS), config.scoring)
+        result = score_events(history[key], config.scoring)
         row = {
             "partition_key": key,
             "project": repo,
@@ -74,13 +77,13 @@ def quality_score(context: AssetExecutionContext, settings: SettingsResource, le
             "settled": result.settled,
             "iterations": result.iterations,
             "formula_version": result.formula_version,
-            "scored_at": datetime.now(UTC).isoformat(),
+            "scored_at": now,
+            "dagster_run_id": context.run.run_id,
             **{f"c_{k}": v for k, v in result.components.items()},
         }
         rows.append(row)
-        events.append(
-            key, "quality.scored", {**row, "dagster_run_id": context.run.run_id, "components": result.components}
-        )
+        scored.append({"stream": key, "kind": "quality.scored", "data": {**row, "components": result.components}})
+    events.append_many(scored)
     frame = pd.DataFrame(rows)
     if len(rows) == 1:
         row = rows[0]
@@ -106,8 +109,16 @@ def quality_score(context: AssetExecutionContext, settings: SettingsResource, le
 
 
 def _scored_in_run(context: AssetCheckExecutionContext, ledger: LedgerResource) -> list[dict[str, Any]]:
-    run_id = context.run.run_id
-    return [e.data for e in ledger.ledger().iter(kinds=["quality.scored"]) if e.data.get("dagster_run_id") == run_id]
+    """The rows this run wrote to the quality_score table (as SQL tools see them)."""
+    import sqlalchemy as sa
+
+    with ledger.ledger().engine.connect() as conn:
+        if not sa.inspect(conn).has_table("paid_quality_score"):
+            return []
+        result = conn.execute(
+            sa.text("SELECT * FROM paid_quality_score WHERE dagster_run_id = :run"), {"run": context.run.run_id}
+        )
+        return [dict(r._mapping) for r in result]
 
 
 @asset_check(asset=quality_score, blocking=True, description="A settled PR's score is at least gates.floor.")
@@ -170,18 +181,21 @@ def quality_score_valid(context: AssetCheckExecutionContext, ledger: LedgerResou
 def llm_costs(context: AssetExecutionContext, ledger: LedgerResource) -> Output:
     """Per day, project and model: calls, tokens in / out / cached and cost, from `llm.call` events."""
     events = ledger.ledger()
-    frames = []
-    for key in context.partition_keys:
-        frame = daily_costs(events, date.fromisoformat(key))
-        frame["partition_key"] = key
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    days = [date.fromisoformat(k) for k in context.partition_keys]
+    frame = costs_by_day(events, min(days), max(days))
+    frame = frame[frame["day"].isin([d.isoformat() for d in days])].reset_index(drop=True)
+    frame["partition_key"] = frame["day"]
     metadata: dict[str, Any] = {
         "rows": len(frame),
         "cost_usd": MetadataValue.float(float(frame["cost_usd"].sum()) if len(frame) else 0.0),
     }
     if len(frame) and len(context.partition_keys) == 1:
-        metadata["by_project_and_model"] = MetadataValue.md(markdown_table(frame.drop(columns=["partition_key"])))
+        day = date.fromisoformat(context.partition_keys[0])
+        hourly = hourly_costs(events, day)
+        metadata["by_project_and_model"] = MetadataValue.md(
+            markdown_table(frame.drop(columns=["partition_key"]))
+            + f"\n\nCost by hour (UTC 00→23): `{sparkline(hourly)}` peak ${max(hourly):.4f}"
+        )
     return Output(frame, metadata=metadata)
 
 
@@ -194,24 +208,26 @@ def llm_costs_valid(context: AssetCheckExecutionContext, ledger: LedgerResource)
     import sqlalchemy as sa
 
     events = ledger.ledger()
-    failed: list[str] = []
-    days = run_partition_keys(context)
+    days = expand_days(run_partition_keys(context))
     with events.engine.connect() as conn:  # the rows just written, read back as SQL tools would
-        for day in days:
-            frame = (
-                pd.read_sql(sa.text("SELECT * FROM paid_llm_costs WHERE partition_key = :d"), conn, params={"d": day})
-                if sa.inspect(conn).has_table("paid_llm_costs")
-                else pd.DataFrame()
-            )
-            result = validate_costs(
-                frame.drop(columns=["partition_key"], errors="ignore"), ledger_total(events, date.fromisoformat(day))
-            )
-            failed += [f"{day}: {f}" for f in result.failed]
+        frame = pd.DataFrame()
+        if sa.inspect(conn).has_table("paid_llm_costs") and days:
+            query = sa.text("SELECT * FROM paid_llm_costs WHERE partition_key >= :a AND partition_key <= :b")
+            frame = pd.read_sql(query, conn, params={"a": days[0], "b": days[-1]})
+    totals = daily_totals(events, date.fromisoformat(days[0]), date.fromisoformat(days[-1])) if days else {}
+    result = validate_costs(frame.drop(columns=["partition_key"], errors="ignore"), totals)
     return AssetCheckResult(
-        passed=not failed,
+        passed=result.success,
         severity=AssetCheckSeverity.ERROR,
-        metadata={"days": ", ".join(days), "failed": "; ".join(failed) or "none"},
+        metadata={"days": f"{days[0]}..{days[-1]}" if days else "none", "failed": "; ".join(result.failed) or "none"},
     )
+
+
+def expand_days(keys: list[str]) -> list[str]:
+    if not keys:
+        return []
+    start, end = date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
 @asset(

@@ -42,24 +42,41 @@ def calls_frame(ledger: Ledger, since: datetime, until: datetime) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns)
 
 
-def daily_costs(ledger: Ledger, day: date) -> pd.DataFrame:
-    """One row per (project, model) for the day. Missing projects or models stay missing (the checks catch them)."""
-    calls = calls_frame(ledger, *day_bounds(day))
+def costs_by_day(ledger: Ledger, first: date, last: date) -> pd.DataFrame:
+    """One row per (day, project, model) over [first, last], from one read of the ledger.
+    Missing projects or models stay missing: the data checks catch them."""
+    calls = calls_frame(ledger, day_bounds(first)[0], day_bounds(last)[1])
     if calls.empty:
         return pd.DataFrame(columns=COLUMNS)
+    calls["day"] = calls["at"].map(lambda at: at.date().isoformat())
     grouped = (
         calls.assign(calls=1)
-        .groupby(["project", "model"], dropna=False, as_index=False)[
+        .groupby(["day", "project", "model"], dropna=False, as_index=False)[
             ["calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"]
         ]
         .sum()
     )
-    grouped.insert(0, "day", day.isoformat())
     return grouped[COLUMNS]
 
 
-def ledger_total(ledger: Ledger, day: date) -> float:
-    return float(calls_frame(ledger, *day_bounds(day))["cost_usd"].sum())
+def daily_costs(ledger: Ledger, day: date) -> pd.DataFrame:
+    return costs_by_day(ledger, day, day)
+
+
+def daily_totals(ledger: Ledger, first: date, last: date) -> dict[str, float]:
+    calls = calls_frame(ledger, day_bounds(first)[0], day_bounds(last)[1])
+    totals = {(first + timedelta(days=i)).isoformat(): 0.0 for i in range((last - first).days + 1)}
+    for at, cost in zip(calls["at"], calls["cost_usd"], strict=True):
+        totals[at.date().isoformat()] += float(cost)
+    return totals
+
+
+def hourly_costs(ledger: Ledger, day: date) -> list[float]:
+    calls = calls_frame(ledger, *day_bounds(day))
+    hours = [0.0] * 24
+    for at, cost in zip(calls["at"], calls["cost_usd"], strict=True):
+        hours[at.hour] += float(cost)
+    return hours
 
 
 def spend(ledger: Ledger, project: str | None, since: datetime, until: datetime) -> float:

@@ -42,25 +42,34 @@ def _validate(name: str, frame: pd.DataFrame, expectations: list[Any]) -> Valida
     return Validation(bool(result.success), failed, {"evaluated": len(result.results)})
 
 
-def validate_costs(frame: pd.DataFrame, ledger_total_usd: float) -> Validation:
-    """No negative figure, no missing project or model, and the day's total equals the ledger's sum."""
+def validate_costs(frame: pd.DataFrame, ledger_totals: dict[str, float]) -> Validation:
+    """No negative figure, no missing project or model, and each day's total equals the ledger's sum."""
     import great_expectations.expectations as gxe
 
-    if frame.empty:
-        ok = abs(ledger_total_usd) < 1e-9
-        return Validation(ok, [] if ok else ["the table is empty but the ledger has costs"])
-    tolerance = 1e-6
-    expectations: list[Any] = [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("project", "model")]
-    expectations += [
-        gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0)
-        for c in ("calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd")
-    ]
-    expectations.append(
-        gxe.ExpectColumnSumToBeBetween(
-            column="cost_usd", min_value=ledger_total_usd - tolerance, max_value=ledger_total_usd + tolerance
-        )
+    table_totals = frame.groupby("day")["cost_usd"].sum().to_dict() if not frame.empty else {}
+    days = pd.DataFrame(
+        [
+            {"day": d, "table_usd": round(float(table_totals.get(d, 0.0)), 6), "ledger_usd": round(t, 6)}
+            for d, t in sorted(ledger_totals.items())
+        ]
     )
-    return _validate("llm_costs", frame, expectations)
+    failed: list[str] = []
+    if not frame.empty:
+        expectations: list[Any] = [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in ("project", "model")]
+        expectations += [
+            gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0)
+            for c in ("calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd")
+        ]
+        failed += _validate("llm_costs", frame, expectations).failed
+    if not days.empty:
+        failed += _validate(
+            "llm_costs_days",
+            days,
+            [
+                gxe.ExpectColumnPairValuesToBeEqual(column_A="table_usd", column_B="ledger_usd"),
+            ],
+        ).failed
+    return Validation(not failed, failed)
 
 
 def validate_scores(frame: pd.DataFrame) -> Validation:

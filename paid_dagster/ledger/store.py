@@ -117,7 +117,7 @@ class Ledger:
                 "at": _utc(r.get("at") or datetime.now(UTC)),
                 "stream": r["stream"],
                 "kind": r["kind"],
-                "data": r.get("data", {}),
+                "data": redact_obj(json.loads(json.dumps(r.get("data", {}), default=str))),
                 "idempotency_key": r.get("idempotency_key"),
             }
             for r in rows
@@ -170,6 +170,19 @@ class Ledger:
         with self.engine.connect() as conn:
             for row in conn.execute(query):
                 yield self._event(row)
+
+    def read_streams(self, streams: list[str], kinds: Iterable[str] | None = None) -> dict[str, list[Event]]:
+        """Events of many streams in one query, grouped by stream, each in order."""
+        grouped: dict[str, list[Event]] = {s: [] for s in streams}
+        for chunk_start in range(0, len(streams), 500):
+            chunk = streams[chunk_start : chunk_start + 500]
+            query = sa.select(events_table).where(events_table.c.stream.in_(chunk)).order_by(events_table.c.seq)
+            if kinds is not None:
+                query = query.where(events_table.c.kind.in_(list(kinds)))
+            with self.engine.connect() as conn:
+                for row in conn.execute(query):
+                    grouped[row.stream].append(self._event(row))
+        return grouped
 
     def last(self, stream: str, kind: str) -> Event | None:
         query = (

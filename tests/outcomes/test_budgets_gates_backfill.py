@@ -214,3 +214,36 @@ def test_cost_checks_fail_on_a_corrupted_day_and_pass_on_a_good_one(loop: Loop) 
     assert "expect_column_values_to_not_be_null(model)" in reasons and "(project)" in reasons
     event = loop.instance.get_latest_materialization_event(AssetKey("llm_costs"))
     assert event is not None
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_spend_and_costs_carry_tables_and_charts(loop: Loop) -> None:
+    import sqlalchemy as sa
+
+    ledger = Ledger(loop.ledger_url)
+    today = datetime.now(UTC).date()
+    for days_ago, cost in ((0, 0.40), (1, 0.20), (3, 0.10)):
+        at = datetime(today.year, today.month, today.day, 1, tzinfo=UTC) - timedelta(days=days_ago)
+        ledger.append("octo-org__shopcart__1", "llm.call", {"model": "m", "cost_usd": cost, "tokens_in": 1}, at=at)
+    costs = loop.defs.resolve_job_def("paid_costs").execute_in_process(
+        instance=loop.instance, partition_key=today.isoformat()
+    )
+    assert costs.success
+    table = loop.instance.get_latest_materialization_event(AssetKey("llm_costs")).asset_materialization.metadata  # type: ignore[union-attr]
+    assert (
+        "| day | project | model |" in table["by_project_and_model"].value
+        and "Cost by hour" in table["by_project_and_model"].value
+    )
+    from dagster import materialize
+
+    from paid_dagster.assets.outcomes import project_spend
+
+    spend = materialize([project_spend], instance=loop.instance, resources=loop.defs.resources)
+    meta = spend.asset_materializations_for_node("project_spend")[0].metadata
+    month_days = [d for d in (0, 1, 3) if (today - timedelta(days=d)).month == today.month]
+    expected_mtd = sum(c for d, c in ((0, 0.40), (1, 0.20), (3, 0.10)) if d in month_days)
+    assert meta["month_to_date_usd"].value == pytest.approx(expected_mtd)
+    assert ("trend_7d" in meta["spend"].value and "▁" in meta["spend"].value) or "█" in meta["spend"].value
+    with Ledger(loop.ledger_url).engine.connect() as conn:  # the tables BI tools read
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM paid_project_spend")).scalar_one() == 1
+        assert conn.execute(sa.text("SELECT SUM(cost_usd) FROM paid_llm_costs")).scalar_one() == pytest.approx(0.40)

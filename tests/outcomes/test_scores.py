@@ -89,7 +89,11 @@ def test_ci_failure_gets_a_follow_up_and_the_score_counts_two_iterations(loop: L
     assert len(follow_ups) == 1 and len(first.launched) == 2  # the re-score and the follow-up run
     runs = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["run.started"])
     assert [r.data.get("cause") for r in runs] == ["label", "follow_up"]
-    prompt = next(c.last_user_message for c in reversed(loop.stack.model.calls) if c.turn == 0)
+    prompt = next(
+        c.last_user_message
+        for c in reversed(loop.stack.model.calls)
+        if c.turn == 0 and "follow-up on the open pull request" in c.last_user_message
+    )
     assert "test_total_counts_every_item failed" in prompt and "follow-up" in prompt
     new_head = forge.store.scalar("SELECT head_sha FROM pulls")
     forge.as_user(seed.admin).check_run(seed.repo, new_head, "tests", "success", "3 passed")
