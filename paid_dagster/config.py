@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .agent.guardrails import Limits
 from .learning.gates import GateSettings
 from .learning.scoring import ScoreWeights
 
@@ -47,15 +48,6 @@ class ModelSettings:
     timeout_seconds: float = 120.0
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_turns: int = 40
-    wall_time_seconds: int = 1800
-    cost_ceiling_usd: float = 3.0
-    command_timeout_seconds: int = 120
-    loop_repeats: int = 3
 
 
 @dataclass(frozen=True)

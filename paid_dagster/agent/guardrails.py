@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Limits:
+    """The `limits:` section of paid.yaml."""
+
     max_turns: int = 40
     wall_time_seconds: float = 1800
     cost_ceiling_usd: float = 3.0

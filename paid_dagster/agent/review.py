@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..llm import LLMGateway
+from ..llm.gateway import json_reply
 from .prompts import fence, render, sanitize_untrusted
 
 TIERS = ("low", "medium", "high")
@@ -39,12 +38,8 @@ def risk_tier(paths: list[str], policy: list[dict[str, str]]) -> tuple[str, dict
 
 
 def parse_findings(text: str) -> list[ReviewFinding] | None:
-    match = re.search(r"\{.*\}", text, re.S)
-    if not match:
-        return None
-    try:
-        data = json.loads(match.group(0))
-    except json.JSONDecodeError:
+    data = json_reply(text)
+    if data is None:
         return None
     findings = []
     for item in data.get("findings") or []:

@@ -192,13 +192,7 @@ def run_agent(
             },
         )
         sandbox = open_sandbox(settings.sandbox, workspace.path, settings.sandbox_image)
-        limits = Limits(
-            max_turns=config.limits.max_turns,
-            wall_time_seconds=config.limits.wall_time_seconds,
-            cost_ceiling_usd=config.limits.cost_ceiling_usd,
-            command_timeout_seconds=config.limits.command_timeout_seconds,
-            loop_repeats=config.limits.loop_repeats,
-        )
+        limits = config.limits
         try:
             result, rounds = work_in_rounds(
                 choose_engine(settings.engine, workspace.path, config, gateway, ledger, stream, run_id, overrides),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ..github.client import IssueSnapshot
 from ..llm import LLMGateway
+from ..llm.gateway import json_reply
 from .prompts import fence, render, sanitize_untrusted
 
 
@@ -28,14 +27,8 @@ class TriageDecision:
 
 
 def parse_decision(text: str) -> dict[str, Any] | None:
-    match = re.search(r"\{.*\}", text, re.S)
-    if not match:
-        return None
-    try:
-        data = json.loads(match.group(0))
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("clear"), bool) else None
+    data = json_reply(text)
+    return data if data is not None and isinstance(data.get("clear"), bool) else None
 
 
 def triage_issue(

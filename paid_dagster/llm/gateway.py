@@ -160,3 +160,18 @@ class LLMGateway:
                 },
             )
         return reply
+
+
+def json_reply(text: str) -> dict[str, Any] | None:
+    """The JSON object in a model's answer (models wrap it in prose or fences), or None."""
+    import json
+    import re
+
+    match = re.search(r"\{.*\}", text, re.S)
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(0))
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
