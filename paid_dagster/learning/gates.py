@@ -15,6 +15,7 @@ class GateSettings:
     failure_below: float = 0.5  # a score under this is a failure
     min_scores: int = 5  # too few scores say nothing
     floor: float = 0.3  # per-issue floor for settled PRs (blocking check)
+    resume_label: str = "paid-resume"  # a trusted person putting this label on any issue lifts a pause
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from dagster import (
 )
 
 from ..assets.partitions import paid_issues
-from ..config import ConfigError
+from ..config import ConfigError, RepoSettings
+from ..github.client import GitHubClient, GitHubError
 from ..github.scan import RepoCursor, scan_repository
 from ..jobs import paid_build_job
 from ..learning.budgets import Notifier, budget_status, record_budget
-from ..learning.gates import gate_state
+from ..learning.gates import gate_state, resume
+from ..ledger import Ledger
 from ..resources import GitHubResource, LedgerResource, SettingsResource
 
 
@@ -48,6 +50,8 @@ def paid_label_sensor(
     now = datetime.now(UTC)
     for repo in config.repositories:
         paused, why = gate_state(events, repo.name)
+        if paused and resumed_by_label(client, events, repo, config.gates.resume_label):
+            paused = False
         if paused:
             notes.append(f"{repo.name}: paused by its quality gate ({why}); `paid resume {repo.name}` lifts it")
             continue
@@ -91,3 +95,18 @@ def paid_label_sensor(
         dynamic_partitions_requests=[paid_issues.build_add_request(sorted(set(partitions)))],
         cursor=new_cursor,
     )
+
+
+def resumed_by_label(client: GitHubClient, events: Ledger, repo: RepoSettings, label: str) -> bool:
+    """A trusted person's `resume_label` on any open issue lifts the project's pause (and the label is removed)."""
+    try:
+        poll = client.poll_labeled(repo.name, label, None, None)
+        for issue in poll.issues:
+            event = client.label_event(repo.name, issue["number"], label)
+            if event and client.permission(repo.name, event.actor) in repo.trusted_permissions:
+                resume(events, repo.name, f"{event.actor} (label {label!r} on #{issue['number']})")
+                client.remove_label(repo.name, issue["number"], label)
+                return True
+    except GitHubError:
+        return False
+    return False

@@ -247,3 +247,46 @@ def test_spend_and_costs_carry_tables_and_charts(loop: Loop) -> None:
     with Ledger(loop.ledger_url).engine.connect() as conn:  # the tables BI tools read
         assert conn.execute(sa.text("SELECT COUNT(*) FROM paid_project_spend")).scalar_one() == 1
         assert conn.execute(sa.text("SELECT SUM(cost_usd) FROM paid_llm_costs")).scalar_one() == pytest.approx(0.40)
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_the_resume_label_lifts_a_pause_and_notices_reach_a_webhook(loop: Loop) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from paid_dagster.learning import gates
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seed, forge = loop.stack.seed, loop.stack.forge
+    ledger = Ledger(loop.ledger_url)
+    gates.trip(ledger, seed.repo, "7-day mean quality fell")
+    set_config(loop, notifier__kind="webhook", notifier__url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+               repositories__0__budget_daily_usd=0.0001)
+    ledger.append("octo-org__shopcart__1", "llm.call", {"model": "m", "cost_usd": 0.00009})
+    forge.as_user(seed.outsider).create_issue(seed.repo, "unrelated", "x")
+    forge.grant(seed.repo, seed.outsider, "triage")
+    forge.as_user(seed.outsider).label(seed.repo, 2, "paid-resume")  # not trusted: stays paused
+    assert "paused" in (sensor_tick(loop.instance, loop.defs, None).skip_reason or "")
+    forge.as_user(seed.writer).unlabel(seed.repo, 2, "paid-resume")
+    forge.as_user(seed.writer).label(seed.repo, 2, "paid-resume")
+    tick = sensor_tick(loop.instance, loop.defs, None, execute=False)
+    assert "paused" not in (tick.skip_reason or "")
+    assert gates.gate_state(ledger, seed.repo) == (False, "")
+    assert ledger.read(kinds=["gate.resumed"])[0].data["by"].startswith(seed.writer)
+    issue = forge.service.find_issue(forge.repo(seed.repo), 2)
+    assert "paid-resume" not in [label["name"] for label in forge.store.labels_of(issue["id"])]
+    assert received and received[0]["kind"] == "budget.warning" and received[0]["project"] == seed.repo
+    server.shutdown()
