@@ -71,9 +71,13 @@ def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, label
         skip = page.get_by_role("button", name="Skip")
         if skip.count():
             skip.first.click()
-        for name in ("github_issue", "triage", "agent_run", "pull_request"):
-            page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+        # The global lineage shows one node per group ("paid" → "costs"); expand "paid" in the sidebar tree.
+        # The edges between the assets are checked below on pull_request's lineage tab and in GraphQL.
+        page.get_by_text("paid", exact=True).first.click(timeout=60_000)
+        page.keyboard.press("ArrowRight")  # expands the group in the sidebar tree
         page.screenshot(path=str(tmp_path / "graph.png"))
+        for name in ("github_issue", "triage", "agent_run", "pull_request", "review", "quality_score"):
+            page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
         page.goto(
             f"{dagster_dev.url}/assets/pull_request?view=lineage&lineageScope=upstream",
             wait_until="networkidle",
