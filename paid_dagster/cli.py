@@ -10,10 +10,12 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
+warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FORGE_PORT = 8765
@@ -100,7 +102,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cursor_file = base / "sensor-cursor.json"
         cursor = cursor_file.read_text() if cursor_file.exists() else None
         instance = DagsterInstance.get()
-        print("2. the label sensor ticks; the build job runs: github_issue → agent_run → pull_request")
+        print("2. the label sensor ticks; the build job runs:")
+        print("   github_issue → triage → agent_run → pull_request → review")
         started = time.monotonic()
         tick = sensor_tick(instance, defs, cursor, log_level="WARNING")
         if tick.cursor:
@@ -115,6 +118,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"3. done in {time.monotonic() - started:.1f} s\n")
         print(f"   pull request : {meta['pr_url'].value if 'pr_url' in meta else '(none)'}")
         print(f"   outcome      : {run_meta['outcome'].value if 'outcome' in run_meta else '?'}")
+        review_event = instance.get_latest_materialization_event(AssetKey("review"))
+        review_meta = {}
+        if review_event and review_event.asset_materialization:
+            review_meta = review_event.asset_materialization.metadata
+        if "tier" in review_meta:
+            tier, rounds = review_meta["tier"].value, review_meta["review_rounds"].value
+            print(f"   review       : risk tier {tier}, {rounds} round(s)")
         print(f"   model        : {meta['model'].value if 'model' in meta else '?'}")
         print(f"   turns        : {meta['turns'].value if 'turns' in meta else '?'}")
         tokens = f"{meta['tokens_in'].value} in / {meta['tokens_out'].value} out" if "tokens_in" in meta else "?"
