@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
@@ -119,7 +121,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"   pull request : {meta['pr_url'].value if 'pr_url' in meta else '(none)'}")
         print(f"   outcome      : {run_meta['outcome'].value if 'outcome' in run_meta else '?'}")
         review_event = instance.get_latest_materialization_event(AssetKey("review"))
-        review_meta = {}
+        review_meta: Mapping[str, Any] = {}
         if review_event and review_event.asset_materialization:
             review_meta = review_event.asset_materialization.metadata
         if "tier" in review_meta:
