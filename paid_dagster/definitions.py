@@ -15,6 +15,7 @@ from .assets.outcomes import (
     llm_costs_valid,
     project_quality_gate,
     project_spend,
+    prompt_outcomes,
     quality_floor,
     quality_score,
     quality_score_valid,
@@ -28,7 +29,17 @@ from .sensors import paid_label_sensor, paid_pr_sensor
 settings = SettingsResource()
 
 defs = Definitions(
-    assets=[github_issue, triage, agent_run, pull_request, review, quality_score, llm_costs, project_spend],
+    assets=[
+        github_issue,
+        triage,
+        agent_run,
+        pull_request,
+        review,
+        quality_score,
+        prompt_outcomes,
+        llm_costs,
+        project_spend,
+    ],
     asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
     jobs=[paid_build_job, paid_score_job, paid_costs_job],
     sensors=[paid_label_sensor, paid_pr_sensor],

@@ -25,6 +25,7 @@ from ..keys import parse_issue_key
 from ..learning import gates
 from ..learning.costs import costs_by_day, daily_totals, hourly_costs, markdown_table, sparkline
 from ..learning.costs import project_spend as spend_by_project
+from ..learning.outcomes import prompt_outcomes as prompt_outcomes_of
 from ..learning.scoring import FORMULA_VERSION, SCORE_KINDS, score_events
 from ..learning.validation import validate_costs, validate_scores
 from ..resources import LedgerResource, SettingsResource
@@ -252,3 +253,20 @@ def project_spend(context: AssetExecutionContext, ledger: LedgerResource) -> Out
             ),
         },
     )
+
+
+@asset(
+    deps=[
+        AssetDep(quality_score, partition_mapping=AllPartitionMapping()),
+        AssetDep("agent_run", partition_mapping=AllPartitionMapping()),
+    ],
+    io_manager_key="tables",
+    automation_condition=AutomationCondition.on_cron("*/30 * * * *"),
+    group_name="paid",
+    kinds={"pandas"},
+)
+def prompt_outcomes(ledger: LedgerResource) -> Output:
+    """Prompt version × model × engine → runs, mean quality score, completion rate, cost per run and per point."""
+    frame = prompt_outcomes_of(ledger.ledger())
+    shown = frame.assign(prompt_version=[f"`{p}`" for p in frame["prompt_version"]])
+    return Output(frame, metadata={"outcomes": MetadataValue.md(markdown_table(shown)), "rows": len(frame)})

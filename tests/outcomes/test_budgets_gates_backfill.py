@@ -273,8 +273,12 @@ def test_the_resume_label_lifts_a_pause_and_notices_reach_a_webhook(loop: Loop) 
     seed, forge = loop.stack.seed, loop.stack.forge
     ledger = Ledger(loop.ledger_url)
     gates.trip(ledger, seed.repo, "7-day mean quality fell")
-    set_config(loop, notifier__kind="webhook", notifier__url=f"http://127.0.0.1:{server.server_address[1]}/hook",
-               repositories__0__budget_daily_usd=0.0001)
+    set_config(
+        loop,
+        notifier__kind="webhook",
+        notifier__url=f"http://127.0.0.1:{server.server_address[1]}/hook",
+        repositories__0__budget_daily_usd=0.0001,
+    )
     ledger.append("octo-org__shopcart__1", "llm.call", {"model": "m", "cost_usd": 0.00009})
     forge.as_user(seed.outsider).create_issue(seed.repo, "unrelated", "x")
     forge.grant(seed.repo, seed.outsider, "triage")

@@ -111,3 +111,25 @@ def test_a_trusted_retry_command_starts_a_new_attempt(loop: Loop) -> None:
     tick = pr_tick(loop, None)
     assert len([k for k in tick.run_keys if ":retry:" in k]) == 1
     assert len(loop.instance.fetch_materializations(AssetKey("agent_run"), limit=10).records) == 2
+
+
+def test_prompt_outcomes_relate_prompt_versions_and_models_to_scores_and_cost(loop: Loop) -> None:
+    from dagster import materialize
+
+    from paid_dagster.assets.outcomes import prompt_outcomes
+
+    seed, forge = loop.stack.seed, loop.stack.forge
+    number, head = build_pr(loop)
+    forge.as_user(seed.admin).check_run(seed.repo, head, "tests", "success", "ok")
+    forge.as_user(seed.admin).merge(seed.repo, number)
+    pr_tick(loop, None)
+    result = materialize([prompt_outcomes], instance=loop.instance, resources=loop.defs.resources)
+    frame = result.output_for_node("prompt_outcomes")
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    run = Ledger(loop.ledger_url).read(kinds=["run.finished"])[0].data
+    assert row["prompt_version"] == run["prompt_template_hash"] and row["model"] == "openai/paid-scripted"
+    assert row["runs"] == 1 and row["mean_score"] == pytest.approx(latest_score(loop)["score"])
+    assert row["mean_cost_usd"] > 0 and row["cost_per_point_usd"] == pytest.approx(
+        row["mean_cost_usd"] / row["mean_score"]
+    )
