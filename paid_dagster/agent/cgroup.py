@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,7 @@ def _writable(path: Path) -> bool:
 
 class Cgroup:
     def __init__(self, pids_max: int, memory_bytes: int) -> None:
+        _remove_empty_leftovers()
         name = f"paid-sandbox-{uuid.uuid4().hex[:12]}"
         self.dirs: list[Path] = []
         if (ROOT / "cgroup.controllers").exists() and _writable(ROOT):
@@ -68,8 +70,21 @@ class Cgroup:
                 for pid in pids:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                import time
-
                 time.sleep(0.05)
             with contextlib.suppress(OSError):
                 d.rmdir()
+
+
+def _remove_empty_leftovers() -> None:
+    """Cgroups left by a process that was killed before it could clean up (rmdir fails while one is in use)."""
+    for parent in (ROOT, ROOT / "pids", ROOT / "memory"):
+        if not _writable(parent):
+            continue
+        for stale in parent.glob("paid-sandbox-*"):
+            procs = stale / "cgroup.procs"
+            # Only old ones: a fresh cgroup of a concurrent sandbox is empty until its command joins it.
+            if time.time() - stale.stat().st_mtime < 120:
+                continue
+            if procs.exists() and not procs.read_text().strip():
+                with contextlib.suppress(OSError):
+                    stale.rmdir()

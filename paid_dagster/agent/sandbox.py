@@ -231,6 +231,7 @@ class DockerSandbox:
         self.pids = pids
         self.cpus = cpus
         self.last_peak_pids: int | None = None
+        self._reap_orphans()
         # The container's user (1000) must be able to write the worktree Paid cloned as another user.
         for path in [worktree, *worktree.rglob("*")]:
             if not path.is_symlink():
@@ -260,7 +261,7 @@ class DockerSandbox:
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             hostname="sandbox",
-            labels={"paid.sandbox": "1"},
+            labels={"paid.sandbox": "1", "paid.owner_pid": str(os.getpid())},
             init=True,
         )
 
@@ -292,6 +293,18 @@ class DockerSandbox:
             text += f"\n[command timed out after {timeout} s]"
         return CommandResult(text, -9 if timed_out else int(code if code is not None else -1), timed_out, truncated)
 
+    def _reap_orphans(self) -> int:
+        """Sandboxes whose owning process is gone (a run killed without cleanup) are killed."""
+        reaped = 0
+        for container in self._client.containers.list(filters={"label": "paid.sandbox=1"}):
+            owner = int(container.labels.get("paid.owner_pid", "0") or 0)
+            if owner and _alive(owner):
+                continue
+            with contextlib.suppress(self._errors):
+                container.kill()
+                reaped += 1
+        return reaped
+
     def _leftovers(self) -> bool:
         """Processes still running besides the container's init and its `sleep`."""
         try:
@@ -308,6 +321,16 @@ class DockerSandbox:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._container.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def open_sandbox(kind: str, worktree: Path, image: str = DEFAULT_IMAGE) -> Sandbox:

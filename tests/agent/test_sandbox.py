@@ -122,3 +122,44 @@ def test_unbounded_output_is_cut(sandbox: tuple[Sandbox, Path]) -> None:
     result = box.run("yes 'all work and no play'", 60)
     assert result.truncated and len(result.output) <= OUTPUT_CAP + 200
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.docker
+def test_sandboxes_of_a_vanished_run_are_reaped(tmp_path: Path) -> None:
+    import docker
+
+    from paid_dagster.agent.sandbox import DEFAULT_IMAGE, DockerSandbox
+
+    client = docker.from_env()
+    orphan = client.containers.run(DEFAULT_IMAGE, ["sleep", "infinity"], detach=True, auto_remove=True,
+                                   network_mode="none", labels={"paid.sandbox": "1", "paid.owner_pid": "999999"})
+    worktree = tmp_path / "w"
+    worktree.mkdir()
+    box = DockerSandbox(worktree)
+    try:
+        time.sleep(1)
+        running = [c.id for c in client.containers.list(filters={"label": "paid.sandbox=1"})]
+        assert orphan.id not in running and box._container.id in running
+    finally:
+        box.close()
+
+
+def test_bubblewrap_dies_with_its_parent(tmp_path: Path) -> None:
+    """Ending the process that runs a sandbox (a Dagster run) ends the sandbox."""
+    import subprocess
+    import sys
+
+    worktree = tmp_path / "w"
+    worktree.mkdir()
+    script = ("import sys; from pathlib import Path; from paid_dagster.agent.sandbox import BubblewrapSandbox;"
+              f"BubblewrapSandbox(Path({str(worktree)!r})).run('echo started > started; sleep 300', 600)")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 30
+    while not (worktree / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (worktree / "started").exists()
+    parent.kill()
+    parent.wait()
+    time.sleep(1)
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    assert "sleep 300" not in ps, "the sandbox outlived the process that ran it"
