@@ -43,18 +43,21 @@ def calls_frame(ledger: Ledger, since: datetime, until: datetime) -> pd.DataFram
 
 
 def costs_by_day(ledger: Ledger, first: date, last: date) -> pd.DataFrame:
-    """One row per (day, project, model) over [first, last], from one read of the ledger.
+    """One row per (day, project, model) over [first, last], aggregated by the database.
     Missing projects or models stay missing: the data checks catch them."""
-    calls = calls_frame(ledger, day_bounds(first)[0], day_bounds(last)[1])
-    if calls.empty:
+    rows = ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1])
+    if not rows:
         return pd.DataFrame(columns=COLUMNS)
-    calls["day"] = calls["at"].map(lambda at: at.date().isoformat())
+    frame = pd.DataFrame(rows, columns=["day", "stream", "model", "calls", "tokens_in", "tokens_out",
+                                        "tokens_cached", "cost_usd"])
+    frame["project"] = frame["stream"].map(project_of)
+    for column in ("calls", "tokens_in", "tokens_out", "tokens_cached"):
+        frame[column] = frame[column].astype("int64")
+    frame["cost_usd"] = frame["cost_usd"].astype(float)
     grouped = (
-        calls.assign(calls=1)
-        .groupby(["day", "project", "model"], dropna=False, as_index=False)[
+        frame.groupby(["day", "project", "model"], dropna=False, as_index=False)[
             ["calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"]
-        ]
-        .sum()
+        ].sum()
     )
     return grouped[COLUMNS]
 
@@ -63,20 +66,19 @@ def daily_costs(ledger: Ledger, day: date) -> pd.DataFrame:
     return costs_by_day(ledger, day, day)
 
 
-def daily_totals(ledger: Ledger, first: date, last: date) -> dict[str, float]:
-    calls = calls_frame(ledger, day_bounds(first)[0], day_bounds(last)[1])
-    totals = {(first + timedelta(days=i)).isoformat(): 0.0 for i in range((last - first).days + 1)}
-    for at, cost in zip(calls["at"], calls["cost_usd"], strict=True):
-        totals[at.date().isoformat()] += float(cost)
-    return totals
-
-
 def hourly_costs(ledger: Ledger, day: date) -> list[float]:
     calls = calls_frame(ledger, *day_bounds(day))
     hours = [0.0] * 24
     for at, cost in zip(calls["at"], calls["cost_usd"], strict=True):
         hours[at.hour] += float(cost)
     return hours
+
+
+def daily_totals(ledger: Ledger, first: date, last: date) -> dict[str, float]:
+    totals = {(first + timedelta(days=i)).isoformat(): 0.0 for i in range((last - first).days + 1)}
+    for day, *_rest, cost in ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1]):
+        totals[day] = totals.get(day, 0.0) + float(cost)
+    return totals
 
 
 def spend(ledger: Ledger, project: str | None, since: datetime, until: datetime) -> float:

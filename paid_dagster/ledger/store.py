@@ -213,6 +213,28 @@ class Ledger:
         with self.engine.connect() as conn:
             return float(conn.execute(query).scalar_one() or 0.0)
 
+    def llm_call_totals(self, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+        """`llm.call` sums per (UTC day, stream, model) in [since, until), computed by the database:
+        (day, stream, model, calls, tokens_in, tokens_out, tokens_cached, cost_usd)."""
+        data = events_table.c.data
+        if self.engine.dialect.name == "postgresql":
+            day = sa.func.to_char(sa.func.timezone("UTC", events_table.c.at), "YYYY-MM-DD")
+        else:
+            day = sa.func.strftime("%Y-%m-%d", events_table.c.at)
+
+        def total(field: str) -> Any:
+            return sa.func.coalesce(sa.func.sum(data[field].as_float()), 0)
+
+        model = data["model"].as_string()
+        query = (
+            sa.select(day, events_table.c.stream, model, sa.func.count(), total("tokens_in"), total("tokens_out"),
+                      total("tokens_cached"), total("cost_usd"))
+            .where(events_table.c.kind == "llm.call", events_table.c.at >= _utc(since), events_table.c.at < _utc(until))
+            .group_by(day, events_table.c.stream, model)
+        )
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(query)]
+
     def count(self, kind: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(events_table)
         if kind:
