@@ -89,7 +89,7 @@ def costs_day(urls: dict[str, str]) -> None:
             assert int(frame["calls"].sum()) == size
             row(f"{name}: {size:>9,} events, baseline SQL GROUP BY", base, "s")
             row(
-                f"{name}: {size:>9,} events, llm_costs (pandas from the ledger)",
+                f"{name}: {size:>9,} events, llm_costs (GROUP BY day, stream, model + pandas)",
                 ours,
                 "s",
                 base,
