@@ -2,7 +2,7 @@
 
 # Installs everything and runs the offline demo: label → agent → draft PR on the local GitHub stand-in.
 demo: setup
-	scripts/system-deps.sh
+	scripts/system-deps.sh demo
 	.venv/bin/paid demo
 
 # The Dagster UI on the demo's instance (run `make demo` first).

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs the system packages the sandbox, the browser test and the PostgreSQL tests need, when missing.
 set -euo pipefail
+# `system-deps.sh demo` installs only what the demo needs (git, bubblewrap); without it, what the tests need.
 need=()
 command -v git >/dev/null || need+=(git)
 command -v bwrap >/dev/null || need+=(bubblewrap)
 command -v prlimit >/dev/null || need+=(util-linux)
-[ -x /usr/bin/chromium ] || need+=(chromium)
-command -v pg_ctlcluster >/dev/null || need+=(postgresql)
-command -v rubocop >/dev/null || need+=(rubocop)
-command -v go >/dev/null || need+=(golang-go)
-command -v npm >/dev/null || need+=(nodejs npm)
-command -v dockerd >/dev/null || need+=(docker.io)
-command -v debootstrap >/dev/null || need+=(debootstrap)
+if [ "${1:-all}" != demo ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+  command -v rubocop >/dev/null || need+=(rubocop)
+  command -v go >/dev/null || need+=(golang-go)
+  command -v npm >/dev/null || need+=(nodejs npm)
+  command -v dockerd >/dev/null || need+=(docker.io)
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   echo "installing system packages: ${need[*]}"
