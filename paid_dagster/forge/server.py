@@ -838,6 +838,8 @@ class ForgeHTTPServer(ThreadingHTTPServer):
         super().__init__(address, ForgeRequestHandler)
         self.service = service
         self.traffic = traffic
+        # (base, path, query, user) → (store version, ETag) of the last body rendered for it
+        self.etags: dict[tuple[str, str, str, int | None], tuple[int, str]] = {}
 
 
 class ForgeRequestHandler(BaseHTTPRequestHandler):
@@ -954,6 +956,14 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
                 raise ValueError("lone surrogate")
         except (json.JSONDecodeError, UnicodeError, ValueError):
             return self.reply_error(400, "Problems parsing JSON", {**headers, **limit_headers}, counted=spend)
+        cache_key = (self.base, path, query, user["id"] if user else None)
+        version = service.store.version
+        if self.command == "GET" and if_none_match and path != "/rate_limit":
+            known = self.server.etags.get(cache_key)
+            # Nothing was written since this ETag was computed: answer 304 without rendering the body again.
+            if known and known[0] == version and known[1] in [t.strip() for t in if_none_match.split(",")]:
+                self.send(304, b"", {**headers, **limit_headers, "ETag": known[1]})
+                return 304
         params = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         req = Request(self.command if self.command != "HEAD" else "GET", path, params, body, user, self.base)
         try:
@@ -968,6 +978,10 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
         counted = spend
         if req.method == "GET" and reply.status == 200:
             etag = etag_of(payload)
+            if path != "/rate_limit":
+                if len(self.server.etags) > 50_000:
+                    self.server.etags.clear()
+                self.server.etags[cache_key] = (version, etag)
             headers["ETag"] = etag
             headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
             headers["Vary"] = "Accept, Authorization, Cookie, X-GitHub-OTP"

@@ -93,6 +93,7 @@ class Service:
         bare = self.git(repo)
         bare.init(default_branch)
         bare.import_files(default_branch, files or {"README.md": f"# {name}\n"}, "Initial commit")
+        self.store.bump()
         return repo
 
     def grant(self, repo: Row, user: Row, permission: str) -> None:
@@ -381,6 +382,7 @@ class Service:
         if bare.ref_sha(ref) is None:
             raise ApiError(422, "Reference does not exist")
         bare.delete_ref(ref)
+        self.store.bump()
 
     # --- pulls ----------------------------------------------------------------------------
 

@@ -97,6 +97,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self.version = 0  # bumped by every write: a response rendered at the same version is the same
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -108,6 +109,12 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self.version += 1
+
+    def bump(self) -> None:
+        """A change outside SQLite (git refs) that responses reflect."""
+        with self._lock:
+            self.version += 1
 
     def one(self, sql: str, *args: Any) -> Row | None:
         with self._lock:

@@ -147,6 +147,14 @@ def test_conditional_requests_answered_304_spend_nothing(
         "GET", url, parameters={"labels": "paid-build"}, headers={"If-None-Match": etag}
     )
     assert status == 200 and changed["etag"] != etag and int(changed["x-ratelimit-remaining"]) == remaining - 1
+    # Changes that live in git, not in the database, also invalidate an ETag.
+    branches = f"/repos/{sample.repo}/branches"
+    tag = gh.requester.requestJsonAndCheck("GET", branches)[0]["etag"]
+    assert gh.requester.requestJson("GET", branches, headers={"If-None-Match": tag})[0] == 304
+    forge.as_user(sample.admin).service.create_ref(forge.repo(sample.repo), forge.user(sample.admin),
+                                                   "refs/heads/new", forge.service.git(forge.repo(sample.repo))
+                                                   .ref_sha("refs/heads/main") or "")
+    assert gh.requester.requestJson("GET", branches, headers={"If-None-Match": tag})[0] == 200
 
 
 def test_errors_surface_as_pygithub_exceptions(
