@@ -104,49 +104,25 @@ def run_check(check: Check, sandbox: Sandbox, root: Path, timeout: int) -> Check
         with exclude.open("a") as f:
             f.write(f"\n{REPORTS}/\n")
     tool = shlex.split(check.command)[0]
+
+    def not_run(note: str) -> CheckResult:
+        return CheckResult(check.name, check.tool, "error", [], time.monotonic() - started, note)
+
     result = sandbox.run(check.command, timeout)
     try:
         if result.returncode == 127 or f"{tool}: command not found" in result.output:
-            return CheckResult(
-                check.name,
-                check.tool,
-                "error",
-                [],
-                time.monotonic() - started,
-                f"{check.tool} is not available in the sandbox",
-            )
+            return not_run(f"{check.tool} is not available in the sandbox")
         if result.timed_out:
-            return CheckResult(
-                check.name,
-                check.tool,
-                "error",
-                [],
-                time.monotonic() - started,
-                f"{check.tool} timed out after {timeout} s",
-            )
+            return not_run(f"{check.tool} timed out after {timeout} s")
         text = result.output
         if check.report:
             report = root / check.report
             if not report.exists():
-                return CheckResult(
-                    check.name,
-                    check.tool,
-                    "error",
-                    [],
-                    time.monotonic() - started,
-                    f"{check.tool} wrote no report: {result.output[-300:]}",
-                )
+                return not_run(f"{check.tool} wrote no report: {result.output[-300:]}")
             text = report.read_text(errors="replace")
         findings = check.parse(text)
     except (ValueError, KeyError) as exc:
-        return CheckResult(
-            check.name,
-            check.tool,
-            "error",
-            [],
-            time.monotonic() - started,
-            f"could not read {check.tool}'s output: {exc}",
-        )
+        return not_run(f"could not read {check.tool}'s output: {exc}")
     finally:
         shutil.rmtree(root / REPORTS, ignore_errors=True)
     failing = [f for f in findings if f.severity == "error"]
