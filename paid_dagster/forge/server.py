@@ -922,6 +922,14 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             self.handle_admin(path, split.query, raw)
         elif re.match(r"^/[^/]+/[^/]+\.git/", path):
             self.handle_git(path, split.query, raw)
+        elif m := re.match(r"^/([^/]+)/([^/]+)/(pull|issues)/(\d+)$", path):
+            from .pages import page
+
+            html = page(self.server.service, m[1], m[2], m[3], int(m[4]))
+            if html is None:
+                self.send(404, b"Not Found", {"Content-Type": "text/plain"})
+            else:
+                self.send(200, html.encode(), {"Content-Type": "text/html; charset=utf-8"})
         else:
             self.handle_api(path, split.query, raw)
 

@@ -354,3 +354,16 @@ def test_concurrent_mixed_requests_lose_no_write(forge: Forge, sample: SampleSee
         assert comments == 50 and len(labels) == 50, (t, comments, len(labels))
     numbers = [r["number"] for r in forge.store.all("SELECT number FROM issues WHERE repo_id = ?", repo["id"])]
     assert len(numbers) == len(set(numbers)) == 1 + 8 + 8 * 50
+
+
+def test_html_urls_open_a_readable_page(forge: Forge, sample: SampleSeed, github_as: Callable[..., Github]) -> None:
+    sc = scenario.build(forge, sample)
+    gh = github_as(sample.writer)
+    pull = gh.get_repo(sample.repo).get_pull(sc.pull)
+    page = requests.get(pull.html_url, timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert "Count every item" in page.text and "shopcart/cart.py" in page.text and "range(len(items))" in page.text
+    forge.as_user(sample.outsider).comment(sample.repo, 1, "<script>alert(1)</script>")
+    issue_page = requests.get(gh.get_repo(sample.repo).get_issue(1).html_url, timeout=10).text
+    assert "<script>alert(1)</script>" not in issue_page and "&lt;script&gt;" in issue_page
+    assert requests.get(f"{forge.url}/octo-org/shopcart/pull/999", timeout=10).status_code == 404
