@@ -166,6 +166,8 @@ def agent_run(
     context.add_output_metadata(
         {
             "run_id": result.run_id,
+            "cause": context.run.tags.get("paid/cause", "label"),
+            "reason": context.run.tags.get("paid/follow_up_reason", ""),
             "outcome": result.outcome,
             "model": result.model,
             "engine": result.engine,

@@ -89,6 +89,9 @@ def test_ci_failure_gets_a_follow_up_and_the_score_counts_two_iterations(loop: L
     assert len(follow_ups) == 1 and len(first.launched) == 2  # the re-score and the follow-up run
     runs = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["run.started"])
     assert [r.data.get("cause") for r in runs] == ["label", "follow_up"]
+    latest_run = loop.instance.get_latest_materialization_event(AssetKey("agent_run"))
+    assert latest_run is not None and latest_run.asset_materialization is not None
+    assert latest_run.asset_materialization.metadata["reason"].value == "ci_failed"
     prompt = next(
         c.last_user_message
         for c in reversed(loop.stack.model.calls)
