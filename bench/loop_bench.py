@@ -134,7 +134,7 @@ def main() -> None:
         plain = plain_script(tmp)
         row("plain script: clone, edit, commit, push, open PR, comment", plain, "s")
         inproc = in_process(tmp)
-        row("Paid in process: sensor tick + 3 assets + 4 model turns", inproc, "s", plain, higher_is_better=False)
+        row("Paid in process: sensor tick + 5 assets, 6 model calls", inproc, "s", plain, higher_is_better=False)
         if os.environ.get("BENCH_SKIP_DAEMON") != "1":
             daemon = under_daemon(tmp)
             row("Paid under dagster dev: label → PR (1 s sensor interval)", daemon, "s", plain, higher_is_better=False)
