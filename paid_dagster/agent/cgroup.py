@@ -21,7 +21,7 @@ def _writable(path: Path) -> bool:
 
 
 class Cgroup:
-    def __init__(self, pids_max: int, memory_bytes: int) -> None:
+    def __init__(self, pids_max: int, memory_bytes: int, cpus: float = 1.0) -> None:
         _remove_empty_leftovers()
         name = f"paid-sandbox-{uuid.uuid4().hex[:12]}"
         self.dirs: list[Path] = []
@@ -30,11 +30,14 @@ class Cgroup:
             group.mkdir()
             (group / "pids.max").write_text(str(pids_max))
             (group / "memory.max").write_text(str(memory_bytes))
+            with contextlib.suppress(OSError):
+                (group / "cpu.max").write_text(f"{int(cpus * 100_000)} 100000")
             self.dirs.append(group)
         else:
             for controller, setting, value in (
                 ("pids", "pids.max", pids_max),
                 ("memory", "memory.limit_in_bytes", memory_bytes),
+                ("cpu", "cpu.cfs_quota_us", int(cpus * 100_000)),  # with the default 100 ms period
             ):
                 if _writable(ROOT / controller):
                     group = ROOT / controller / name
@@ -77,7 +80,7 @@ class Cgroup:
 
 def _remove_empty_leftovers() -> None:
     """Cgroups left by a process that was killed before it could clean up (rmdir fails while one is in use)."""
-    for parent in (ROOT, ROOT / "pids", ROOT / "memory"):
+    for parent in (ROOT, ROOT / "pids", ROOT / "memory", ROOT / "cpu"):
         if not _writable(parent):
             continue
         for stale in parent.glob("paid-sandbox-*"):

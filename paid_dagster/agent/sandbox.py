@@ -143,12 +143,13 @@ class BubblewrapSandbox:
     MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/machine-id")
     MASKED_DIRS = ("/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private", "/etc/postgresql", "/etc/docker", "/etc/security")
 
-    def __init__(self, worktree: Path, memory_mb: int = 2048, pids: int = 256) -> None:
+    def __init__(self, worktree: Path, memory_mb: int = 2048, pids: int = 256, cpus: float = 1.0) -> None:
         if shutil.which("bwrap") is None:
             raise SandboxUnavailable("bubblewrap is not installed: `apt-get install bubblewrap` (make test does it)")
         self.worktree = worktree
         self.memory_mb = memory_mb
         self.pids = pids
+        self.cpus = cpus
         self.last_peak_pids: int | None = None
 
     def argv(self, command: str) -> list[str]:
@@ -175,7 +176,7 @@ class BubblewrapSandbox:
         return [*argv, "prlimit", f"--fsize={512 * 1024 * 1024}", "--", "bash", "-c", command]
 
     def run(self, command: str, timeout: int) -> CommandResult:
-        group = Cgroup(self.pids, self.memory_mb * 1024 * 1024)
+        group = Cgroup(self.pids, self.memory_mb * 1024 * 1024, self.cpus)
         if not group.enforced:
             group.close()
             raise SandboxUnavailable(

@@ -163,3 +163,19 @@ def test_bubblewrap_dies_with_its_parent(tmp_path: Path) -> None:
     time.sleep(1)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
     assert "sleep 300" not in ps, "the sandbox outlived the process that ran it"
+
+
+def test_cpu_is_capped_at_one_core(sandbox: tuple[Sandbox, Path]) -> None:
+    """Two busy processes for 2 s of wall time get about 2 s of CPU between them, not 4."""
+    box, _ = sandbox
+    script = ("import os, time, resource\n"
+              "pids = [os.fork() for _ in range(1)]\n"
+              "end = time.time() + 2\n"
+              "while time.time() < end: pass\n"
+              "if pids[0] == 0: os._exit(0)\n"
+              "os.wait()\n"
+              "u = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime\n"
+              "print(f'cpu={u:.2f}')\n")
+    result = box.run(f"python3 -c \"{script}\"", 60)
+    used = float(result.output.split("cpu=")[1].split()[0])
+    assert used < 2.8, f"{used:.2f} s of CPU in 2 s of wall time: more than one core"
