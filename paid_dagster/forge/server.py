@@ -805,7 +805,30 @@ def list_check_runs(api: Api, req: Request) -> Reply:
 # --- dispatch ----------------------------------------------------------------------------------------------
 
 
+@route("GET", "/")
+def get_root(api: Api, req: Request) -> Reply:
+    base = req.base
+    return Reply(200, {
+        "current_user_url": f"{base}/user",
+        "rate_limit_url": f"{base}/rate_limit",
+        "repository_url": f"{base}/repos/{{owner}}/{{repo}}",
+        "issues_url": f"{base}/issues",
+        "user_url": f"{base}/users/{{user}}",
+        "user_repositories_url": f"{base}/users/{{user}}/repos{{?type,page,per_page,sort}}",
+    })
+
+
+REPOSITORY_BY_ID = re.compile(r"^/repositories/(\d+)(/.*)?$")
+
+
 def dispatch(api: Api, req: Request) -> Reply:
+    by_id = REPOSITORY_BY_ID.match(req.path)
+    if by_id:
+        # GitHub also addresses a repository by its id (its own Link headers do): same routes, same checks.
+        repo = api.store.repo_by_id(int(by_id[1]))
+        if repo is None:
+            raise not_found()
+        req.path = f"/repos/{repo['owner_login']}/{repo['name']}{by_id[2] or ''}"
     for method, regex, fn in ROUTES:
         match = regex.match(req.path)
         if match and req.method in method.split("|"):
@@ -922,7 +945,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             self.handle_admin(path, split.query, raw)
         elif re.match(r"^/[^/]+/[^/]+\.git/", path):
             self.handle_git(path, split.query, raw)
-        elif m := re.match(r"^/([^/]+)/([^/]+)/(pull|issues)/(\d+)$", path):
+        elif (m := re.match(r"^/([^/]+)/([^/]+)/(pull|issues)/(\d+)$", path)) and m[1] not in ("repos", "repositories"):
             from .pages import page
 
             html = page(self.server.service, m[1], m[2], m[3], int(m[4]))

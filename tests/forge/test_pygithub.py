@@ -367,3 +367,13 @@ def test_html_urls_open_a_readable_page(forge: Forge, sample: SampleSeed, github
     issue_page = requests.get(gh.get_repo(sample.repo).get_issue(1).html_url, timeout=10).text
     assert "<script>alert(1)</script>" not in issue_page and "&lt;script&gt;" in issue_page
     assert requests.get(f"{forge.url}/octo-org/shopcart/pull/999", timeout=10).status_code == 404
+
+
+def test_a_repository_is_also_addressed_by_its_id(forge: Forge, sample: SampleSeed) -> None:
+    headers = {"Authorization": f"token {forge.token(sample.writer)}"}
+    repo = requests.get(f"{forge.url}/repos/{sample.repo}", headers=headers, timeout=10).json()
+    by_id = requests.get(f"{forge.url}/repositories/{repo['id']}/issues/1", headers=headers, timeout=10)
+    assert by_id.status_code == 200 and by_id.json()["number"] == 1
+    assert requests.get(f"{forge.url}/repositories/99999", headers=headers, timeout=10).status_code == 404
+    root = requests.get(f"{forge.url}/", timeout=10).json()
+    assert root["rate_limit_url"] == f"{forge.url}/rate_limit"
