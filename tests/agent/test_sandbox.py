@@ -160,9 +160,15 @@ def test_bubblewrap_dies_with_its_parent(tmp_path: Path) -> None:
     assert (worktree / "started").exists()
     parent.kill()
     parent.wait()
-    time.sleep(1)
-    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
-    assert "sleep 300" not in ps, "the sandbox outlived the process that ran it"
+
+    def sandboxed_sleep_alive() -> bool:
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+        return any(line.strip() == "sleep 300" for line in ps.splitlines())
+
+    deadline = time.monotonic() + 15  # the kernel tears the namespace down asynchronously
+    while sandboxed_sleep_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not sandboxed_sleep_alive(), "the sandbox outlived the process that ran it"
 
 
 def test_cpu_is_capped_at_one_core(sandbox: tuple[Sandbox, Path]) -> None:
