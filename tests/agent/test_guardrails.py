@@ -37,8 +37,10 @@ def test_cost_ceiling_is_checked_before_every_call(tmp_path: Path) -> None:
 
 
 def test_wall_time_trips_before_the_next_call(tmp_path: Path) -> None:
-    script = {"conversations": [{"turns": steps(10, "sleep 1.2; echo {i} > slow-{i}.txt")}]}
-    with harness(tmp_path, script, wall_time_seconds=2) as h:
+    # Calls at about 0 s and 3.3 s (each command sleeps 3.2 s); the third would start at about 6.5 s > 5 s.
+    # The margins leave room for a slow machine's model calls and sandbox starts.
+    script = {"conversations": [{"turns": steps(10, "sleep 3.2; echo {i} > slow-{i}.txt")}]}
+    with harness(tmp_path, script, wall_time_seconds=5) as h:
         run = h.run()
         assert run.outcome == "timeout" and len(h.model.calls) == 2
 
