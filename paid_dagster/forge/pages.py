@@ -27,14 +27,22 @@ def page(service: Service, owner: str, name: str, kind: str, number: int) -> str
         state = "merged" if pull["merged"] else ("draft" if pull["draft"] else issue["state"])
         parts.append(f"<p>{escape(pull['head_ref'])} → {escape(pull['base_ref'])} · {state}</p>")
         for change in service.pull_files(repo, pull):
-            parts.append(f"<h3>{escape(change.filename)} (+{change.additions} −{change.deletions})</h3>"
-                         f"<pre class=diff>{escape(change.patch)}</pre>")
+            parts.append(
+                f"<h3>{escape(change.filename)} (+{change.additions} −{change.deletions})</h3>"
+                f"<pre class=diff>{escape(change.patch)}</pre>"
+            )
     for comment in service.store.all("SELECT * FROM comments WHERE issue_id = ? ORDER BY id", issue["id"]):
         who = service.store.user_by_id(comment["user_id"])
-        parts.append(f"<div class=comment><b>{escape(who['login'] if who else 'ghost')}</b>"
-                     f"<pre>{escape(comment['body'])}</pre></div>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{white-space:pre-wrap;"
-             "background:#f6f8fa;padding:.8em}.comment{border-top:1px solid #ddd;margin-top:1em}")
+        parts.append(
+            f"<div class=comment><b>{escape(who['login'] if who else 'ghost')}</b>"
+            f"<pre>{escape(comment['body'])}</pre></div>"
+        )
+    style = (
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{white-space:pre-wrap;"
+        "background:#f6f8fa;padding:.8em}.comment{border-top:1px solid #ddd;margin-top:1em}"
+    )
     title = escape(f"{owner}/{name} {kind} #{number}")
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title><style>{style}</style>"
-            f"</head><body><p>{escape(owner)}/{escape(name)} — the forge</p>{''.join(parts)}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{title}</title><style>{style}</style>"
+        f"</head><body><p>{escape(owner)}/{escape(name)} — the forge</p>{''.join(parts)}</body></html>"
+    )

@@ -808,14 +808,17 @@ def list_check_runs(api: Api, req: Request) -> Reply:
 @route("GET", "/")
 def get_root(api: Api, req: Request) -> Reply:
     base = req.base
-    return Reply(200, {
-        "current_user_url": f"{base}/user",
-        "rate_limit_url": f"{base}/rate_limit",
-        "repository_url": f"{base}/repos/{{owner}}/{{repo}}",
-        "issues_url": f"{base}/issues",
-        "user_url": f"{base}/users/{{user}}",
-        "user_repositories_url": f"{base}/users/{{user}}/repos{{?type,page,per_page,sort}}",
-    })
+    return Reply(
+        200,
+        {
+            "current_user_url": f"{base}/user",
+            "rate_limit_url": f"{base}/rate_limit",
+            "repository_url": f"{base}/repos/{{owner}}/{{repo}}",
+            "issues_url": f"{base}/issues",
+            "user_url": f"{base}/users/{{user}}",
+            "user_repositories_url": f"{base}/users/{{user}}/repos{{?type,page,per_page,sort}}",
+        },
+    )
 
 
 REPOSITORY_BY_ID = re.compile(r"^/repositories/(\d+)(/.*)?$")

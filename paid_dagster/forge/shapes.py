@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from .gitrepo import CommitInfo, FileChange
-from .store import Row, Store, epoch_of
+from .store import Row, Store
 
 JSON = dict[str, Any]
 
@@ -818,8 +818,4 @@ def etag_of(body: bytes) -> str:
     return 'W/"' + hashlib.sha256(body).hexdigest()[:40] + '"'
 
 
-def reset_epoch(window_start: float) -> int:
-    return int(window_start) + 3600
-
-
-__all__ = ["JSON", "Shapes", "epoch_of", "error", "etag_of", "node_id"]
+__all__ = ["JSON", "Shapes", "error", "etag_of", "node_id"]

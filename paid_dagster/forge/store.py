@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -77,10 +76,6 @@ PERMISSION_RANK = {"none": 0, "read": 1, "triage": 2, "write": 3, "maintain": 4,
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def epoch_of(iso: str) -> float:
-    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 Row = dict[str, Any]
@@ -281,7 +276,3 @@ class Store:
 
     def reactions_of(self, subject: str, subject_id: int) -> list[Row]:
         return self.all("SELECT * FROM reactions WHERE subject = ? AND subject_id = ? ORDER BY id", subject, subject_id)
-
-
-def monotonic_ms() -> float:
-    return time.monotonic() * 1000.0

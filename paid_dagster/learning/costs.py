@@ -48,17 +48,16 @@ def costs_by_day(ledger: Ledger, first: date, last: date) -> pd.DataFrame:
     rows = ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1])
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
-    frame = pd.DataFrame(rows, columns=["day", "stream", "model", "calls", "tokens_in", "tokens_out",
-                                        "tokens_cached", "cost_usd"])
+    frame = pd.DataFrame(
+        rows, columns=["day", "stream", "model", "calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"]
+    )
     frame["project"] = frame["stream"].map(project_of)
     for column in ("calls", "tokens_in", "tokens_out", "tokens_cached"):
         frame[column] = frame[column].astype("int64")
     frame["cost_usd"] = frame["cost_usd"].astype(float)
-    grouped = (
-        frame.groupby(["day", "project", "model"], dropna=False, as_index=False)[
-            ["calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"]
-        ].sum()
-    )
+    grouped = frame.groupby(["day", "project", "model"], dropna=False, as_index=False)[
+        ["calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"]
+    ].sum()
     return grouped[COLUMNS]
 
 
@@ -79,13 +78,6 @@ def daily_totals(ledger: Ledger, first: date, last: date) -> dict[str, float]:
     for day, *_rest, cost in ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1]):
         totals[day] = totals.get(day, 0.0) + float(cost)
     return totals
-
-
-def spend(ledger: Ledger, project: str | None, since: datetime, until: datetime) -> float:
-    calls = calls_frame(ledger, since, until)
-    if project is not None:
-        calls = calls[calls["project"] == project]
-    return float(calls["cost_usd"].sum())
 
 
 def project_spend(ledger: Ledger, today: date) -> pd.DataFrame:

@@ -227,8 +227,16 @@ class Ledger:
 
         model = data["model"].as_string()
         query = (
-            sa.select(day, events_table.c.stream, model, sa.func.count(), total("tokens_in"), total("tokens_out"),
-                      total("tokens_cached"), total("cost_usd"))
+            sa.select(
+                day,
+                events_table.c.stream,
+                model,
+                sa.func.count(),
+                total("tokens_in"),
+                total("tokens_out"),
+                total("tokens_cached"),
+                total("cost_usd"),
+            )
             .where(events_table.c.kind == "llm.call", events_table.c.at >= _utc(since), events_table.c.at < _utc(until))
             .group_by(day, events_table.c.stream, model)
         )

@@ -6,28 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from paid_dagster.forge.seed import sample_files
 from paid_dagster.keys import issue_key
 
 from .harness import SUBMIT, bash, harness
 
-SLOPPY = '''import os
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class LineItem:
-    name: str
-    unit_price_cents: int
-    quantity: int = 1
-
-
-def total_cents(items: list[LineItem]) -> int:
-    """The price of every item in the cart, in cents."""
-    total = 0
-    for item in items:
-        total += item.unit_price_cents
-    return total
-'''
+# The sample's cart with the first item counted, but an unused import (instead of its docstring) and
+# quantities forgotten.
+_SAMPLE_CART = sample_files()["shopcart/cart.py"].split("\n", 2)[2]
+SLOPPY = "import os\n" + _SAMPLE_CART.replace(
+    "    for index in range(1, len(items)):\n        item = items[index]\n", "    for item in items:\n"
+).replace("total += item.unit_price_cents * item.quantity", "total += item.unit_price_cents")
+assert SLOPPY != "import os\n" + _SAMPLE_CART, "the sample cart changed: update this test"
 
 CAREFUL = SLOPPY.replace("import os\n", "").replace(
     "total += item.unit_price_cents", "total += item.unit_price_cents * item.quantity"

@@ -131,8 +131,14 @@ def test_sandboxes_of_a_vanished_run_are_reaped(tmp_path: Path) -> None:
     from paid_dagster.agent.sandbox import DEFAULT_IMAGE, DockerSandbox
 
     client = docker.from_env()
-    orphan = client.containers.run(DEFAULT_IMAGE, ["sleep", "infinity"], detach=True, auto_remove=True,
-                                   network_mode="none", labels={"paid.sandbox": "1", "paid.owner_pid": "999999"})
+    orphan = client.containers.run(
+        DEFAULT_IMAGE,
+        ["sleep", "infinity"],
+        detach=True,
+        auto_remove=True,
+        network_mode="none",
+        labels={"paid.sandbox": "1", "paid.owner_pid": "999999"},
+    )
     worktree = tmp_path / "w"
     worktree.mkdir()
     box = DockerSandbox(worktree)
@@ -151,8 +157,10 @@ def test_bubblewrap_dies_with_its_parent(tmp_path: Path) -> None:
 
     worktree = tmp_path / "w"
     worktree.mkdir()
-    script = ("import sys; from pathlib import Path; from paid_dagster.agent.sandbox import BubblewrapSandbox;"
-              f"BubblewrapSandbox(Path({str(worktree)!r})).run('echo started > started; sleep 300', 600)")
+    script = (
+        "import sys; from pathlib import Path; from paid_dagster.agent.sandbox import BubblewrapSandbox;"
+        f"BubblewrapSandbox(Path({str(worktree)!r})).run('echo started > started; sleep 300', 600)"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 30
     while not (worktree / "started").exists() and time.monotonic() < deadline:
@@ -174,14 +182,16 @@ def test_bubblewrap_dies_with_its_parent(tmp_path: Path) -> None:
 def test_cpu_is_capped_at_one_core(sandbox: tuple[Sandbox, Path]) -> None:
     """Two busy processes for 2 s of wall time get about 2 s of CPU between them, not 4."""
     box, _ = sandbox
-    script = ("import os, time, resource\n"
-              "pids = [os.fork() for _ in range(1)]\n"
-              "end = time.time() + 2\n"
-              "while time.time() < end: pass\n"
-              "if pids[0] == 0: os._exit(0)\n"
-              "os.wait()\n"
-              "u = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime\n"
-              "print(f'cpu={u:.2f}')\n")
-    result = box.run(f"python3 -c \"{script}\"", 60)
+    script = (
+        "import os, time, resource\n"
+        "pids = [os.fork() for _ in range(1)]\n"
+        "end = time.time() + 2\n"
+        "while time.time() < end: pass\n"
+        "if pids[0] == 0: os._exit(0)\n"
+        "os.wait()\n"
+        "u = resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime\n"
+        "print(f'cpu={u:.2f}')\n"
+    )
+    result = box.run(f'python3 -c "{script}"', 60)
     used = float(result.output.split("cpu=")[1].split()[0])
     assert used < 2.8, f"{used:.2f} s of CPU in 2 s of wall time: more than one core"

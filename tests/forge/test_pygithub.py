@@ -151,9 +151,12 @@ def test_conditional_requests_answered_304_spend_nothing(
     branches = f"/repos/{sample.repo}/branches"
     tag = gh.requester.requestJsonAndCheck("GET", branches)[0]["etag"]
     assert gh.requester.requestJson("GET", branches, headers={"If-None-Match": tag})[0] == 304
-    forge.as_user(sample.admin).service.create_ref(forge.repo(sample.repo), forge.user(sample.admin),
-                                                   "refs/heads/new", forge.service.git(forge.repo(sample.repo))
-                                                   .ref_sha("refs/heads/main") or "")
+    forge.as_user(sample.admin).service.create_ref(
+        forge.repo(sample.repo),
+        forge.user(sample.admin),
+        "refs/heads/new",
+        forge.service.git(forge.repo(sample.repo)).ref_sha("refs/heads/main") or "",
+    )
     assert gh.requester.requestJson("GET", branches, headers={"If-None-Match": tag})[0] == 200
 
 
