@@ -13,6 +13,7 @@ import yaml
 from .agent.guardrails import Limits
 from .learning.gates import GateSettings
 from .learning.scoring import ScoreWeights
+from .secrets import SECRETS
 
 DEFAULT_CONFIG_PATH = "paid.yaml"
 TRUSTED_DEFAULT = ("write", "maintain", "admin")
@@ -103,6 +104,7 @@ class PaidConfig:
     first_tick_backlog: int = 10
     work_dir: str = ".paid/work"
     ledger_url: str | None = None
+    secret_env: tuple[str, ...] = ()  # more variables whose values are secrets, masked wherever text leaves
     source: str = "<memory>"
 
     def repository(self, name: str) -> RepoSettings:
@@ -238,9 +240,22 @@ def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
         ledger_url=top.get("ledger_url"),
         source=source,
     )
+    secret_env = top.get("secret_env") or []
+    if not isinstance(secret_env, list) or not all(isinstance(n, str) for n in secret_env):
+        problems.append(f"{source}: secret_env: a list of environment variable names, got {secret_env!r}")
+        secret_env = []
+    config = replace(config, secret_env=tuple(secret_env))
     if problems:
         raise ConfigError(problems)
+    register_secrets(config)
     return config
+
+
+def register_secrets(config: PaidConfig) -> None:
+    """Every value Paid holds as a secret is known by value from here on, whatever its variable is called."""
+    github, model = config.github, config.model
+    SECRETS.register_env(github.token_env, github.review_token_env, model.api_key_env, *config.secret_env)
+    SECRETS.register(config.ledger_url, "ledger_url")
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> PaidConfig:

@@ -14,7 +14,7 @@ import litellm
 
 from ..config import ModelSettings
 from ..ledger import Ledger
-from ..secrets import redact
+from ..secrets import SECRETS, redact, redact_obj
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -82,6 +82,7 @@ class LLMGateway:
                     f"the environment variable {self.settings.api_key_env} (model.api_key_env) is not set:"
                     " export the provider's API key there"
                 )
+            SECRETS.register(key, self.settings.api_key_env)
             kwargs["api_key"] = key
         elif self.settings.api_base:
             kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers still want a key
@@ -102,6 +103,8 @@ class LLMGateway:
             if self.ledger is not None:
                 self.ledger.append(stream, "budget.exceeded", {"run_id": run_id, "purpose": purpose, "reason": refusal})
             raise BudgetExceeded(refusal)
+        # What the agent saw in its sandbox and what issue authors wrote goes to a third party: never a secret.
+        messages = [{**m, "content": redact_obj(m.get("content"))} for m in messages]
         started = time.monotonic()
         try:
             response = litellm.completion(model=self.settings.name, messages=messages, **self._kwargs(), **extra)
