@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import StrictUndefined, Template
 
-from ..secrets import redact
+from ..safe_text import untrusted
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 MAX_UNTRUSTED_CHARS = 20_000
-INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad]")
-HTML_COMMENT = re.compile(r"<!--.*?(-->|$)", re.S)
 
 
 def content_hash(text: str) -> str:
@@ -24,15 +20,7 @@ def content_hash(text: str) -> str:
 
 def sanitize_untrusted(text: str | bytes, limit: int = MAX_UNTRUSTED_CHARS) -> str:
     """Issue text as data: valid UTF-8, no hidden HTML comments or invisible characters, capped in length."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    text = text.encode("utf-8", errors="replace").decode("utf-8")
-    text = HTML_COMMENT.sub("", text)
-    text = INVISIBLE.sub("", text)
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    if len(text) > limit:
-        text = text[:limit] + f"\n[… truncated: {len(text) - limit} more characters not shown]"
-    return redact(text)
+    return untrusted(text, limit)
 
 
 def fence(label: str, text: str) -> str:

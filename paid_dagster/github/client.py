@@ -17,7 +17,15 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from ..config import GitHubSettings
+from ..safe_text import clean, one_line
 from ..secrets import redact
+
+BODY_CHARS = 60_000  # GitHub refuses bodies over 65,536 characters
+
+
+def safe_body(body: str) -> str:
+    """Every text Paid posts: no escapes, controls or bidi tricks, no secret, within GitHub's size."""
+    return clean(body, BODY_CHARS)
 
 
 class GitHubError(RuntimeError):
@@ -236,7 +244,7 @@ class GitHubClient:
 
     def comment(self, name: str, number: int, body: str) -> str:
         with self.explained(f"commenting on {name}#{number}"):
-            return str(self.repo(name).get_issue(number).create_comment(redact(body)).html_url)
+            return str(self.repo(name).get_issue(number).create_comment(safe_body(body)).html_url)
 
     def add_label(self, name: str, number: int, label: str) -> None:
         with self.explained(f"labeling {name}#{number} {label!r}"):
@@ -267,7 +275,13 @@ class GitHubClient:
 
     def open_pull(self, name: str, title: str, body: str, branch: str, base: str, draft: bool) -> PullRequest:
         with self.explained(f"opening a pull request from {branch} in {name}"):
-            return self.repo(name).create_pull(title=title, body=redact(body), head=branch, base=base, draft=draft)
+            return self.repo(name).create_pull(
+                title=one_line(title, fallback="Paid's change"),
+                body=safe_body(body),
+                head=branch,
+                base=base,
+                draft=draft,
+            )
 
     def pull_diff(self, name: str, number: int) -> tuple[list[str], str]:
         """The changed paths and a unified diff of the pull request, from its files."""
@@ -283,9 +297,13 @@ class GitHubClient:
             me = self.gh.get_user().login
             if event != "COMMENT" and pull.user.login == me:
                 event = "COMMENT"
-            review = pull.create_review(body=redact(body), event=event, comments=comments)  # type: ignore[arg-type]
+            review = pull.create_review(
+                body=safe_body(body),
+                event=event,  # type: ignore[arg-type]
+                comments=[{**c, "body": safe_body(str(c.get("body", "")))} for c in comments],  # type: ignore[misc,typeddict-item]
+            )
             return str(review.state)
 
     def update_pull(self, pull: PullRequest, body: str) -> None:
         with self.explained(f"updating pull request #{pull.number}"):
-            pull.edit(body=redact(body))
+            pull.edit(body=safe_body(body))
