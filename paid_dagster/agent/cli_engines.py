@@ -2,8 +2,10 @@
 
 Each adapter knows the CLI's command line, the one environment variable its provider key lives in, and how
 to read turns, tokens and cost from what the CLI prints. The CLIs call their providers themselves, so they
-need the network and their key (and nothing else of the host's environment); the call is recorded as one
-`llm.call` event with the figures the CLI reported.
+need the network and their key: they run in a sandbox of the repository's kind (bubblewrap or Docker) that
+has the network, the working files, the CLI's own installation read-only, their key and nothing else of the
+host — not Paid's environment, not its git, not its files. The call is recorded as one `llm.call` event with
+the figures the CLI reported.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import time
 from dataclasses import dataclass
@@ -18,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ..ledger import Ledger
-from ..secrets import redact, scrubbed_environment
+from ..secrets import redact
 from .engine import EngineResult
 from .guardrails import Budget, Limits
-from .sandbox import Sandbox, _run_capped
+from .sandbox import DEFAULT_IMAGE, Sandbox, open_sandbox, toolchain_dirs
 
 
 @dataclass(frozen=True)
@@ -40,12 +43,23 @@ class CliEngine:
     executable = ""
     key_env = ""
 
-    def __init__(self, worktree: Path, model: str | None, ledger: Ledger, stream: str, run_id: str) -> None:
+    def __init__(
+        self,
+        worktree: Path,
+        model: str | None,
+        ledger: Ledger,
+        stream: str,
+        run_id: str,
+        sandbox_kind: str = "auto",
+        image: str = DEFAULT_IMAGE,
+    ) -> None:
         self.worktree = worktree
         self.model = model
         self.ledger = ledger
         self.stream = stream
         self.run_id = run_id
+        self.sandbox_kind = sandbox_kind
+        self.image = image
 
     def argv(self, task: str, limits: Limits) -> list[str]:
         raise NotImplementedError
@@ -53,20 +67,25 @@ class CliEngine:
     def parse(self, output: str, limits: Limits) -> CliReport:
         raise NotImplementedError
 
-    def environment(self) -> dict[str, str]:
-        env = scrubbed_environment()
-        env["PATH"] = os.environ.get("PATH", env["PATH"])  # the CLI is installed on the host
-        if self.key_env and os.environ.get(self.key_env):
-            env[self.key_env] = os.environ[self.key_env]
-        return env
+    def provider_keys(self) -> dict[str, str]:
+        """The only thing of the host's environment the CLI gets."""
+        return {self.key_env: os.environ[self.key_env]} if self.key_env and os.environ.get(self.key_env) else {}
 
     def run(self, task: str, sandbox: Sandbox, limits: Limits, budget: Budget | None = None) -> EngineResult:
-        if shutil.which(self.executable, path=self.environment()["PATH"]) is None:
+        executable = shutil.which(self.executable)
+        if executable is None:
             return EngineResult("failed", 0, 0.0, f"the {self.name} CLI ({self.executable}) is not installed")
         if self.key_env and not os.environ.get(self.key_env):
             return EngineResult("failed", 0, 0.0, f"{self.key_env} is not set: the {self.name} CLI needs it")
         started = time.monotonic()
-        result = _run_capped(self.argv(task, limits), self.worktree, self.environment(), int(limits.wall_time_seconds))
+        command = shlex.join([executable, *self.argv(task, limits)[1:]])
+        with_network = open_sandbox(
+            self.sandbox_kind, self.worktree, self.image, network=True, read_only=installation_of(executable)
+        )
+        try:
+            result = with_network.run(command, int(limits.wall_time_seconds), env=self.provider_keys())
+        finally:
+            with_network.close()
         report = (
             self.parse(result.output, limits)
             if not result.timed_out
@@ -193,12 +212,9 @@ class AiderEngine(CliEngine):
     executable = "aider"
     key_env = ""
 
-    def environment(self) -> dict[str, str]:
-        env = super().environment()
-        for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY"):
-            if os.environ.get(key):
-                env[key] = os.environ[key]
-        return env
+    def provider_keys(self) -> dict[str, str]:
+        keys = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY")
+        return {key: os.environ[key] for key in keys if os.environ.get(key)}
 
     def argv(self, task: str, limits: Limits) -> list[str]:
         return [
@@ -233,6 +249,14 @@ class AiderEngine(CliEngine):
             cost,
             output.strip().splitlines()[-1] if output.strip() else "",
         )
+
+
+def installation_of(executable: str) -> tuple[str, ...]:
+    """The CLI's installation prefix (`…/bin/claude` → `…`), for its link and its real file, shown read-only
+    in the sandbox; system directories and Paid's own Python are there anyway."""
+    prefixes = {Path(executable).parent.parent, Path(os.path.realpath(executable)).parent.parent}
+    present = ("/usr", "/etc", *toolchain_dirs())
+    return tuple(sorted(str(p) for p in prefixes if str(p) != "/" and not any(str(p).startswith(d) for d in present)))
 
 
 def _last_json_object(output: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from ..llm import LLMGateway
 from ..quality.checks import run_checks
 from ..quality.feedback import feedback, pr_section
 from ..quality.findings import CheckResult, summarize
+from ..safe_text import one_line
 from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget, Limits
@@ -56,9 +57,18 @@ class AgentRunResult:
     quality_rounds: int = 0
     quality: dict[str, Any] = field(default_factory=dict)
     quality_report: str = ""
+    refused_paths: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+SECRET_IN_CHANGES = "secret_in_changes"
+
+
+def commit_message(issue: IssueSnapshot, run_id: str, outcome: str) -> str:
+    title = one_line(issue.title, 120, fallback=f"Issue #{issue.number}")
+    return f"{title} (#{issue.number})\n\nMade by Paid, run {run_id} ({outcome})."
 
 
 def new_run_id() -> str:
@@ -76,7 +86,7 @@ def llm_totals(ledger: Ledger, stream: str, run_id: str) -> dict[str, float]:
 
 
 def choose_engine(
-    name: str,
+    settings: RepoSettings,
     worktree: Path,
     config: PaidConfig,
     gateway: LLMGateway,
@@ -86,11 +96,12 @@ def choose_engine(
     prompts_dir: Path | None = None,
 ) -> Engine:
     """The engine a repository asked for in paid.yaml: the built-in one, or a CLI adapter."""
+    name = settings.engine
     if name == "mini-swe-agent":
         return MiniSweAgentEngine(gateway, stream, run_id, prompts_dir)
     if name in CLI_ENGINES:
         model = config.model.name.split("/", 1)[-1] if config.model.name else None
-        return CLI_ENGINES[name](worktree, model, ledger, stream, run_id)
+        return CLI_ENGINES[name](worktree, model, ledger, stream, run_id, settings.sandbox, settings.sandbox_image)
     raise ValueError(f"unknown engine {name!r}: use mini-swe-agent, {', '.join(CLI_ENGINES)}")
 
 
@@ -195,7 +206,7 @@ def run_agent(
         limits = config.limits
         try:
             result, rounds = work_in_rounds(
-                choose_engine(settings.engine, workspace.path, config, gateway, ledger, stream, run_id, overrides),
+                choose_engine(settings, workspace.path, config, gateway, ledger, stream, run_id, overrides),
                 prompt.text,
                 sandbox,
                 limits,
@@ -207,7 +218,7 @@ def run_agent(
             )
         finally:
             sandbox.close()
-        workspace.commit_all(f"{issue.title} (#{issue.number})\n\nMade by Paid, run {run_id} ({result.outcome}).")
+        snapshot = workspace.snapshot(commit_message(issue, run_id, result.outcome))
         stat = workspace.diff_stat()
         totals = llm_totals(ledger, stream, run_id)
         outcome = (
@@ -215,6 +226,15 @@ def run_agent(
             if workspace.commits_ahead()
             else ("no_changes" if result.outcome == "completed" else result.outcome)
         )
+        stopped_because = result.tripped
+        leaked = workspace.secrets_in_changes() if workspace.commits_ahead() else []
+        if leaked:
+            # Refused here, before anything leaves; the push refuses it again should anything slip past.
+            outcome = SECRET_IN_CHANGES
+            stopped_because = f"the changes contain a secret ({', '.join(leaked)}), so nothing was pushed"
+            ledger.append(stream, "changes.refused", {"run_id": run_id, "reason": "secret", "origins": leaked})
+        if snapshot.refused:
+            ledger.append(stream, "changes.refused", {"run_id": run_id, "reason": "paths", "paths": snapshot.refused})
         run = AgentRunResult(
             run_id=run_id,
             repo=issue.repo,
@@ -241,7 +261,8 @@ def run_agent(
             prompt_hash=prompt.rendered_hash,
             summary=result.summary,
             worktree=str(workspace.path),
-            stopped_because=result.tripped,
+            stopped_because=stopped_because,
+            refused_paths=snapshot.refused,
             wound_down=result.wound_down,
             quality_rounds=len(rounds),
             quality=summarize(rounds[-1]) if rounds else {},

@@ -35,7 +35,7 @@ class SandboxUnavailable(RuntimeError):
 class Sandbox(Protocol):
     name: str
 
-    def run(self, command: str, timeout: int) -> CommandResult: ...
+    def run(self, command: str, timeout: int, env: dict[str, str] | None = None) -> CommandResult: ...
 
     def close(self) -> None: ...
 
@@ -113,6 +113,31 @@ def toolchain_path() -> str:
     return f"{sys.prefix}/bin" if sys.prefix != sys.base_prefix else ""
 
 
+GIT_VIEW = "/workspace.git"
+
+
+def git_view(worktree: Path) -> Path | None:
+    """Paid's git directory for these working files, shown read-only inside the sandbox (so `git diff` and
+    `git log` work there) and never writable by it; None when the working files have no Paid git."""
+    git_dir = worktree.parent / f"{worktree.name}.git"
+    return git_dir if (git_dir / "HEAD").is_file() else None
+
+
+def sandbox_environment(worktree: Path) -> dict[str, str]:
+    env = scrubbed_environment(extra_path=toolchain_path())
+    if git_view(worktree) is not None:
+        env.update(
+            {
+                "GIT_DIR": GIT_VIEW,
+                "GIT_WORK_TREE": "/workspace",
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "safe.directory",
+                "GIT_CONFIG_VALUE_0": "*",
+            }
+        )
+    return env
+
+
 class LocalSandbox:
     """No isolation: commands run on the host in the worktree, with a scrubbed environment."""
 
@@ -122,9 +147,9 @@ class LocalSandbox:
         self.worktree = worktree
         log.warning("sandbox 'local' gives the agent no isolation: use it only for code you trust")
 
-    def run(self, command: str, timeout: int) -> CommandResult:
-        env = scrubbed_environment(extra_path=toolchain_path())
-        return _run_capped(["bash", "-c", command], self.worktree, env, timeout)
+    def run(self, command: str, timeout: int, env: dict[str, str] | None = None) -> CommandResult:
+        environment = {**scrubbed_environment(extra_path=toolchain_path()), **(env or {})}
+        return _run_capped(["bash", "-c", command], self.worktree, environment, timeout)
 
     def close(self) -> None:
         pass
@@ -143,16 +168,26 @@ class BubblewrapSandbox:
     MASKED_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-", "/etc/sudoers", "/etc/machine-id")
     MASKED_DIRS = ("/etc/ssh", "/etc/sudoers.d", "/etc/ssl/private", "/etc/postgresql", "/etc/docker", "/etc/security")
 
-    def __init__(self, worktree: Path, memory_mb: int = 2048, pids: int = 256, cpus: float = 1.0) -> None:
+    def __init__(
+        self,
+        worktree: Path,
+        memory_mb: int = 2048,
+        pids: int = 256,
+        cpus: float = 1.0,
+        network: bool = False,
+        read_only: tuple[str, ...] = (),
+    ) -> None:
         if shutil.which("bwrap") is None:
             raise SandboxUnavailable("bubblewrap is not installed: `apt-get install bubblewrap` (make test does it)")
         self.worktree = worktree
         self.memory_mb = memory_mb
         self.pids = pids
         self.cpus = cpus
+        self.network = network  # only for an engine that must reach its provider (see README: CLI engines)
+        self.read_only = read_only
         self.last_peak_pids: int | None = None
 
-    def argv(self, command: str) -> list[str]:
+    def argv(self, command: str, env: dict[str, str] | None = None) -> list[str]:
         argv = ["bwrap"]
         for directory in self.SYSTEM_DIRS:
             argv += ["--ro-bind", directory, directory]
@@ -162,20 +197,24 @@ class BubblewrapSandbox:
         for masked in self.MASKED_DIRS:
             if os.path.isdir(masked):
                 argv += ["--tmpfs", masked]
-        for directory in toolchain_dirs():
+        for directory in [*toolchain_dirs(), *self.read_only]:
             argv += ["--ro-bind", directory, directory]
         for link in ("bin", "lib", "lib64", "sbin"):
             if os.path.islink(f"/{link}"):
                 argv += ["--symlink", f"usr/{link}", f"/{link}"]
         argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
         argv += ["--bind", str(self.worktree), "/workspace", "--chdir", "/workspace"]
-        argv += ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+        git_dir = git_view(self.worktree)
+        if git_dir is not None:
+            argv += ["--ro-bind", str(git_dir), GIT_VIEW]
+        argv += ["--unshare-all", *(["--share-net"] if self.network else []), "--die-with-parent", "--new-session"]
+        argv += ["--clearenv"]
         argv += ["--uid", "1000", "--gid", "1000", "--hostname", "sandbox", "--remount-ro", "/"]
-        for key, value in scrubbed_environment(extra_path=toolchain_path()).items():
+        for key, value in {**sandbox_environment(self.worktree), **(env or {})}.items():
             argv += ["--setenv", key, value]
         return [*argv, "prlimit", f"--fsize={512 * 1024 * 1024}", "--", "bash", "-c", command]
 
-    def run(self, command: str, timeout: int) -> CommandResult:
+    def run(self, command: str, timeout: int, env: dict[str, str] | None = None) -> CommandResult:
         group = Cgroup(self.pids, self.memory_mb * 1024 * 1024, self.cpus)
         if not group.enforced:
             group.close()
@@ -185,7 +224,7 @@ class BubblewrapSandbox:
             )
         try:
             # bwrap itself becomes PID 1 of the sandbox: it must not carry the host's environment either.
-            result = _run_capped(group.wrap(self.argv(command)), None, scrubbed_environment(), timeout)
+            result = _run_capped(group.wrap(self.argv(command, env)), None, scrubbed_environment(), timeout)
             self.last_peak_pids = group.peak_pids()
             return result
         finally:
@@ -205,7 +244,14 @@ class DockerSandbox:
     name = "docker"
 
     def __init__(
-        self, worktree: Path, image: str = DEFAULT_IMAGE, memory_mb: int = 2048, pids: int = 256, cpus: float = 1.0
+        self,
+        worktree: Path,
+        image: str = DEFAULT_IMAGE,
+        memory_mb: int = 2048,
+        pids: int = 256,
+        cpus: float = 1.0,
+        network: bool = False,
+        read_only: tuple[str, ...] = (),
     ) -> None:
         try:
             import docker
@@ -231,6 +277,8 @@ class DockerSandbox:
         self.memory_mb = memory_mb
         self.pids = pids
         self.cpus = cpus
+        self.network = network
+        self.read_only = read_only
         self.last_peak_pids: int | None = None
         self._reap_orphans()
         # The container's user (1000) must be able to write the worktree Paid cloned as another user.
@@ -241,19 +289,22 @@ class DockerSandbox:
 
     def _start(self) -> Any:
         volumes = {str(self.worktree): {"bind": "/workspace", "mode": "rw"}}
-        for directory in toolchain_dirs():
+        for directory in [*toolchain_dirs(), *self.read_only]:
             volumes[directory] = {"bind": directory, "mode": "ro"}
+        git_dir = git_view(self.worktree)
+        if git_dir is not None:
+            volumes[str(git_dir)] = {"bind": GIT_VIEW, "mode": "ro"}
         return self._client.containers.run(
             self.image,
             ["sleep", "infinity"],
             detach=True,
             auto_remove=True,
-            network_mode="none",
+            network_mode="bridge" if self.network else "none",
             read_only=True,
             tmpfs={"/tmp": "rw,size=256m,mode=1777"},
             user="1000:1000",
             working_dir="/workspace",
-            environment=scrubbed_environment(extra_path=toolchain_path()),
+            environment=sandbox_environment(self.worktree),
             volumes=volumes,
             mem_limit=f"{self.memory_mb}m",
             memswap_limit=f"{self.memory_mb}m",
@@ -266,11 +317,13 @@ class DockerSandbox:
             init=True,
         )
 
-    def run(self, command: str, timeout: int) -> CommandResult:
+    def run(self, command: str, timeout: int, env: dict[str, str] | None = None) -> CommandResult:
         # `timeout` inside ends the command; the exec's output is read with the same cap as elsewhere.
         wrapped = ["timeout", "-s", "KILL", str(timeout), "bash", "-c", command]
         api = self._client.api
-        exec_id = api.exec_create(self._container.id, wrapped, user="1000:1000", workdir="/workspace")["Id"]
+        exec_id = api.exec_create(
+            self._container.id, wrapped, user="1000:1000", workdir="/workspace", environment=env or None
+        )["Id"]
         stream = api.exec_start(exec_id, stream=True, demux=False)
         chunks: list[bytes] = []
         size, truncated = 0, False
@@ -334,19 +387,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def open_sandbox(kind: str, worktree: Path, image: str = DEFAULT_IMAGE) -> Sandbox:
+def open_sandbox(
+    kind: str, worktree: Path, image: str = DEFAULT_IMAGE, network: bool = False, read_only: tuple[str, ...] = ()
+) -> Sandbox:
+    """`network` and `read_only` (host directories shown read-only) are for CLI engines, which must reach their
+    provider and need their own installation; the agent's commands and the project's checks get neither."""
     if kind == "local":
         return LocalSandbox(worktree)
     if kind == "docker":
-        return DockerSandbox(worktree, image)
+        return DockerSandbox(worktree, image, network=network, read_only=read_only)
     if kind in ("bubblewrap", "auto"):
         if kind == "auto" and shutil.which("bwrap") is None:
             try:
-                return DockerSandbox(worktree, image)
+                return DockerSandbox(worktree, image, network=network, read_only=read_only)
             except SandboxUnavailable as exc:
                 raise SandboxUnavailable(
                     f"no sandbox available: install bubblewrap (`apt-get install bubblewrap`) or Docker ({exc}); or"
                     " set `sandbox: local` for the repository in paid.yaml to run without isolation"
                 ) from exc
-        return BubblewrapSandbox(worktree)
+        return BubblewrapSandbox(worktree, network=network, read_only=read_only)
     raise SandboxUnavailable(f"unknown sandbox {kind!r}: use auto, bubblewrap, docker or local")

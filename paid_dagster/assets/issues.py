@@ -9,9 +9,8 @@ from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Outp
 
 from ..agent.run import new_run_id, run_agent
 from ..agent.triage import triage_issue
-from ..agent.workspace import Workspace
 from ..github.client import IssueSnapshot
-from ..github.publish import NEEDS_INFO, ask_question, explain_stop, publish_pull_request
+from ..github.publish import NEEDS_INFO, ask_question, publish_run
 from ..keys import parse_issue_key
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .partitions import paid_issues
@@ -197,21 +196,13 @@ def pull_request(
     """The one draft pull request for the issue ("Closes #N"), opened or updated, linked on the issue."""
     client = github.client()
     events = ledger.ledger()
-    repo, _number = parse_issue_key(context.partition_key)
-    if agent_run["commits_ahead"] == 0:
-        context.log.warning(f"run {agent_run['run_id']} changed nothing ({agent_run['outcome']}): no pull request")
-        explain_stop(client, events, agent_run, None)
+    published = publish_run(client, events, agent_run, github_issue["title"], github.token())
+    if published is None:
+        context.log.warning(
+            f"run {agent_run['run_id']} has nothing to publish ({agent_run['outcome']}): no pull request"
+        )
         context.add_output_metadata({"state": "no_changes", "outcome": agent_run["outcome"]})
         return {"state": "no_changes", "run_id": agent_run["run_id"]}
-    workspace = Workspace(
-        Path(agent_run["worktree"]),
-        client.repo(repo).clone_url,
-        github.token(),
-        agent_run["branch"],
-        agent_run["base"],
-    )
-    published = publish_pull_request(client, events, agent_run, github_issue["title"], workspace.push)
-    explain_stop(client, events, agent_run, published.url)
     context.add_output_metadata(
         {
             "pr_url": MetadataValue.url(published.url),

@@ -7,8 +7,7 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 
 from ..agent.review import ai_review, findings_dicts, review_body, risk_tier
 from ..agent.run import new_run_id, run_agent
-from ..agent.workspace import Workspace
-from ..github.publish import MARKER, publish_pull_request
+from ..github.publish import MARKER, publish_run
 from ..keys import issue_key
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .issues import NO_RETRIES, _snapshot
@@ -136,8 +135,7 @@ def remediate(
         attempt={"dagster_run_id": context.run.run_id, "cause": "review"},
         follow_up=notes,
     )
-    workspace = Workspace(Path(result.worktree), repo.clone_url, github.token(), result.branch, result.base)
-    publish_pull_request(client, events, result.as_dict(), github_issue["title"], workspace.push)
+    publish_run(client, events, result.as_dict(), github_issue["title"], github.token())
     return result.as_dict()
 
 

@@ -7,8 +7,10 @@ open PR for the branch, a marker in Paid's comment) so that a retry after a cras
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ..agent.workspace import Workspace
 from ..keys import issue_key
 from ..ledger import Ledger
 from .client import GitHubClient
@@ -84,6 +86,19 @@ def publish_pull_request(client: GitHubClient, ledger: Ledger, run: dict[str, An
     return Published(pull.number, pull.html_url, created, commented)
 
 
+def publish_run(client: GitHubClient, ledger: Ledger, run: dict[str, Any], title: str, token: str) -> Published | None:
+    """The one way a run reaches GitHub: its branch pushed and its draft PR opened or updated when it has
+    something to show, and, when it stopped early, one comment that says why. Each step at most once."""
+    if int(run["commits_ahead"]) == 0 or run["outcome"] in NOT_PUBLISHED:
+        explain_stop(client, ledger, run, None)
+        return None
+    clone_url = client.repo(run["repo"]).clone_url
+    workspace = Workspace(Path(run["worktree"]), clone_url, token, run["branch"], run["base"])
+    published = publish_pull_request(client, ledger, run, title, workspace.push)
+    explain_stop(client, ledger, run, published.url)
+    return published
+
+
 def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, pr_number: int, url: str) -> bool:
     key = f"issue.commented:pr-link:{repo}#{number}:{pr_number}"
     if ledger.has(key):
@@ -112,7 +127,9 @@ STOP_TITLES = {
     "budget_exceeded": "I stopped because the project's budget is spent",
     "failed": "I stopped because something went wrong",
     "no_changes": "I finished without changing anything",
+    "secret_in_changes": "I stopped because the changes contain a secret",
 }
+NOT_PUBLISHED = ("secret_in_changes",)  # outcomes whose branch must never leave the machine
 
 
 def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_url: str | None) -> bool:
@@ -124,7 +141,9 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_u
     if ledger.has(key):
         return False
     reason = run.get("stopped_because") or run.get("summary") or outcome
-    if pr_url:
+    if run["outcome"] in NOT_PUBLISHED:
+        where = "Nothing was pushed and no pull request was opened."
+    elif pr_url:
         where = f"The work so far is committed on `{run['branch']}` and shown in the draft pull request {pr_url}."
     else:
         where = "Nothing was changed, so there is no pull request."

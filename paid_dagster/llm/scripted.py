@@ -73,6 +73,7 @@ class ScriptedModelServer:
     def __init__(self, script: Script, host: str = "127.0.0.1", port: int = 0) -> None:
         self.script = script
         self.calls: list[CallRecord] = []
+        self.request_bodies: list[bytes] = []  # every request as it arrived, for tests that look for leaks
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
@@ -142,8 +143,11 @@ class ScriptedModelServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                with server._lock:
+                    server.request_bodies.append(raw)
                 try:
-                    request = json.loads(self.rfile.read(length) or b"{}")
+                    request = json.loads(raw or b"{}")
                 except json.JSONDecodeError:
                     self._send(400, {"error": {"message": "bad JSON"}})
                     return

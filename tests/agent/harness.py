@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from paid_dagster.agent.run import AgentRunResult, new_run_id, run_agent
-from paid_dagster.agent.workspace import Workspace
 from paid_dagster.config import Limits, PaidConfig, parse_config
 from paid_dagster.forge import Forge, SampleSeed, seed_sample
 from paid_dagster.github.client import GitHubClient
-from paid_dagster.github.publish import Published, explain_stop, publish_pull_request
+from paid_dagster.github.publish import Published, publish_run
 from paid_dagster.ledger import Ledger
 from paid_dagster.llm import LLMGateway
 from paid_dagster.llm.scripted import Script, ScriptedModelServer
@@ -45,19 +44,7 @@ class Harness:
         )
 
     def publish(self, run: AgentRunResult) -> Published | None:
-        data = run.as_dict()
-        published = None
-        if run.commits_ahead:
-            workspace = Workspace(
-                Path(run.worktree),
-                self.client.repo(run.repo).clone_url,
-                self.forge.token(self.seed.bot),
-                run.branch,
-                run.base,
-            )
-            published = publish_pull_request(self.client, self.ledger, data, "Fix", workspace.push)
-        explain_stop(self.client, self.ledger, data, published.url if published else None)
-        return published
+        return publish_run(self.client, self.ledger, run.as_dict(), "Fix", self.forge.token(self.seed.bot))
 
     def issue_comments(self, number: int = 1) -> list[str]:
         return [c.body for c in self.client.issue(self.seed.repo, number).get_comments()]

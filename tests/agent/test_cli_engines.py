@@ -36,6 +36,7 @@ def test_cli_engine(
     monkeypatch.setenv("PATH", f"{FAKES}:{os.environ['PATH']}")
     monkeypatch.setenv(key, "sk-provider-key-for-the-cli-0123456789")
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://paid:CanaryPassw0rd99@db/paid")
     with harness(tmp_path, {"conversations": []}) as h:
         h.config = h.config.__class__(
             **{
@@ -48,10 +49,13 @@ def test_cli_engine(
         run = h.run()
         assert run.outcome == "completed" and run.engine == engine and run.turns == turns
         assert run.commits_ahead == 1 and run.quality["status"] == "passed"
-        call = json.loads((Path(run.worktree).parent / f"{exe}-call.json").read_text())
+        call = json.loads((Path(run.worktree) / f"{exe}-call.json").read_text())
         assert call["env"].get(key) == "set", "the CLI did not get its provider key"
         leaked = [k for k in call["env"] if k in ("GITHUB_TOKEN", "PAID_HARNESS_TOKEN", "PAID_FORGE_TOKEN")]
         assert not leaked, f"the CLI saw {leaked}"
+        # In the sandbox: the working files at /workspace, nothing above them writable, Paid's git read-only.
+        assert call["cwd"] == "/workspace" and not call["parent_writable"] and not call["paid_git_writable"]
+        assert "DATABASE_URL" not in call["env_names"] and "PAID_CONFIG" not in call["env_names"]
         assert "<<<UNTRUSTED-" in " ".join(call["argv"])
         events = h.ledger.read(stream=issue_key(h.seed.repo, 1), kinds=["llm.call"])
         assert len(events) == 1 and events[0].data["via"] == engine

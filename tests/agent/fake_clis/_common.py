@@ -7,8 +7,22 @@ from pathlib import Path
 
 
 def record(name: str) -> None:
+    """Writes how it was called into the working files (the only place it may write), for the test to read."""
     secrets = {k: ("set" if v else "") for k, v in os.environ.items() if "TOKEN" in k or "KEY" in k}
-    Path("..", f"{name}-call.json").write_text(json.dumps({"argv": sys.argv, "env": secrets, "cwd": os.getcwd()}))
+    parent_writable = os.access("..", os.W_OK)
+    paid_git_writable = os.access(os.environ.get("GIT_DIR", "/nonexistent"), os.W_OK)
+    Path(f"{name}-call.json").write_text(
+        json.dumps(
+            {
+                "argv": sys.argv,
+                "env": secrets,
+                "env_names": sorted(os.environ),
+                "cwd": os.getcwd(),
+                "parent_writable": parent_writable,
+                "paid_git_writable": paid_git_writable,
+            }
+        )
+    )
 
 
 def fix() -> None:
