@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .secrets import mask_log_records
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
@@ -307,6 +309,7 @@ def cmd_model_serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    mask_log_records()
     parser = argparse.ArgumentParser(prog="paid", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -24,7 +24,10 @@ from .assets.review import review
 from .jobs import paid_build_job, paid_costs_job, paid_score_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .resources.tables import TableIOManager
+from .secrets import mask_log_records
 from .sensors import paid_label_sensor, paid_pr_sensor
+
+mask_log_records()
 
 settings = SettingsResource()
 

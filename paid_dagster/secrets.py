@@ -11,6 +11,7 @@ each value and its usual encodings: URL-encoded, and base64 at any offset inside
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import re
 import threading
@@ -169,6 +170,32 @@ def redact_obj(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_obj(v) for v in value]
     return value
+
+
+_factory_installed = False
+
+
+def mask_log_records() -> None:
+    """Every log record made in this process, by Paid, Dagster or a library, has its secrets masked before any
+    handler (console, Dagster's event log, compute logs) sees it."""
+    global _factory_installed
+    if _factory_installed:
+        return
+    original = logging.getLogRecordFactory()
+
+    def masked(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = original(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's to report
+            return record
+        masked_message = SECRETS.mask(message)
+        if masked_message != message:
+            record.msg, record.args = masked_message, None
+        return record
+
+    logging.setLogRecordFactory(masked)
+    _factory_installed = True
 
 
 def secret_values(environ: dict[str, str] | None = None) -> list[str]:

@@ -12,8 +12,8 @@ from ..agent.triage import triage_issue
 from ..github.client import IssueSnapshot
 from ..github.publish import NEEDS_INFO, ask_question, publish_run
 from ..keys import parse_issue_key
-from ..safe_text import one_line
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
+from ..safe_text import one_line
 from .metadata import safe_log, safe_metadata
 from .partitions import paid_issues
 
