@@ -14,9 +14,9 @@ test:
 	scripts/test.sh
 
 lint: setup
-	.venv/bin/ruff check paid_dagster tests bench
-	.venv/bin/ruff format --check paid_dagster tests bench
-	.venv/bin/mypy paid_dagster
+	.venv/bin/ruff check paid_dagster standins tests bench
+	.venv/bin/ruff format --check paid_dagster standins tests bench
+	.venv/bin/mypy paid_dagster standins/paid_standins
 
 bench: setup
 	scripts/system-deps.sh

@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from paid_standins.forge import Forge, seed_sample
 
 from bench.common import rate, row
-from paid_dagster.forge import Forge, seed_sample
 
 
 def static_server(payload: bytes) -> ThreadingHTTPServer:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from dagster import instance_for_test
 from github import Auth, Github
+from paid_standins.stack import start_stack
 
 from bench.common import row
-from paid_dagster.stack import start_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +46,7 @@ def plain_script(tmp: Path) -> float:
 
 
 def in_process(tmp: Path) -> float:
-    from paid_dagster.inprocess import sensor_tick
+    from paid_standins.inprocess import sensor_tick
 
     stack = start_stack(tmp / "inproc", sandbox="bubblewrap")
     os.environ["PAID_CONFIG"] = str(stack.config_path)

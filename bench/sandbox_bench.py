@@ -8,9 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from paid_standins.forge.seed import sample_files
+
 from bench.common import row
 from paid_dagster.agent.sandbox import SandboxUnavailable, open_sandbox
-from paid_dagster.forge.seed import sample_files
 from paid_dagster.quality.checks import run_checks
 
 COMMANDS = 30

@@ -7,9 +7,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from paid_standins.forge import Forge
+
 from bench.common import row, timed
 from paid_dagster.config import GitHubSettings, RepoSettings
-from paid_dagster.forge import Forge
 from paid_dagster.github.client import GitHubClient
 from paid_dagster.github.scan import RepoCursor, scan_repository
 from paid_dagster.ledger import Ledger

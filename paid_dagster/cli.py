@@ -79,10 +79,21 @@ def _wait_for_port(port: int, timeout: float = 60.0) -> bool:
 # --- demo ---------------------------------------------------------------------------------------
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from dagster import AssetKey, DagsterInstance
+def require_standins(command: str) -> None:
+    """The demo, the forge and the scripted model live in a separate distribution the product never needs."""
+    try:
+        import paid_standins  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            f"`paid {command}` needs Paid's offline stand-ins (the forge and the scripted model), which are not"
+            " installed: `pip install ./standins` from Paid's repository (`make demo` does it)"
+        ) from None
 
-    from .stack import start_stack
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    require_standins("demo")
+    from dagster import AssetKey, DagsterInstance
+    from paid_standins.stack import start_stack
 
     base = Path(args.dir).resolve()
     if args.fresh and base.exists():
@@ -93,8 +104,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     os.environ["PAID_CONFIG"] = str(stack.config_path)
     os.environ.setdefault("PAID_LEDGER_URL", f"sqlite:///{home / 'paid_ledger.sqlite3'}")
     try:
+        from paid_standins.inprocess import sensor_tick
+
         from .definitions import defs
-        from .inprocess import sensor_tick
 
         seed = stack.seed
         writer = stack.forge.as_user(seed.writer)
@@ -155,7 +167,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """Runs the stand-ins from the demo's saved state and `dagster dev` on the demo's instance."""
-    from .stack import start_stack
+    require_standins("ui")
+    from paid_standins.stack import start_stack
 
     base = Path(args.dir).resolve()
     home = ensure_dagster_home(base / "dagster_home")
@@ -281,7 +294,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_forge_serve(args: argparse.Namespace) -> int:
-    from .forge import Forge, seed_sample
+    require_standins("forge serve")
+    from paid_standins.forge import Forge, seed_sample
 
     forge = Forge(args.dir, port=args.port)
     if args.seed == "sample":
@@ -300,7 +314,8 @@ def cmd_forge_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_model_serve(args: argparse.Namespace) -> int:
-    from .llm.scripted import Script, ScriptedModelServer
+    require_standins("model serve")
+    from paid_standins.model import Script, ScriptedModelServer
 
     server = ScriptedModelServer(Script.load(args.script), port=args.port)
     print(f"scripted model at {server.api_base}", flush=True)

@@ -10,8 +10,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 
 from github import Auth, Github
-
-from paid_dagster.forge import Forge, SampleSeed, seed_sample
+from paid_standins.forge import Forge, SampleSeed, seed_sample
 
 
 @pytest.fixture

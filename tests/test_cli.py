@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from paid_standins.forge import Forge, seed_sample
+from paid_standins.stack import stack_config
 
 from paid_dagster.config import ConfigError, load_config, parse_config
-from paid_dagster.forge import Forge, seed_sample
-from paid_dagster.stack import stack_config
 
 PAID = str(Path(sys.executable).parent / "paid")
 

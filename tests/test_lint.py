@@ -15,10 +15,12 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    out = run("ruff", "check", "paid_dagster", "tests", "bench")
+    out = run("ruff", "check", "paid_dagster", "standins", "tests", "bench")
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = run("ruff", "format", "--check", "paid_dagster", "standins", "tests", "bench")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_mypy_is_clean() -> None:
-    out = run("mypy", "paid_dagster")
+    out = run("mypy", "paid_dagster", "standins/paid_standins")
     assert out.returncode == 0, out.stdout + out.stderr

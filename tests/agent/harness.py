@@ -8,15 +8,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from paid_standins.forge import Forge, SampleSeed, seed_sample
+from paid_standins.model import Script, ScriptedModelServer
+from paid_standins.stack import stack_config
+
 from paid_dagster.agent.run import AgentRunResult, new_run_id, run_agent
 from paid_dagster.config import Limits, PaidConfig, parse_config
-from paid_dagster.forge import Forge, SampleSeed, seed_sample
 from paid_dagster.github.client import GitHubClient
 from paid_dagster.github.publish import Published, publish_run
 from paid_dagster.ledger import Ledger
 from paid_dagster.llm import LLMGateway
-from paid_dagster.llm.scripted import Script, ScriptedModelServer
-from paid_dagster.stack import stack_config
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from paid_standins.forge.seed import sample_files
 
-from paid_dagster.forge.seed import sample_files
 from paid_dagster.keys import issue_key
 
 from .harness import SUBMIT, bash, harness

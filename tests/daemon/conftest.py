@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from paid_dagster.stack import TOKEN_ENV, OfflineStack, start_stack
+from paid_standins.stack import TOKEN_ENV, OfflineStack, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

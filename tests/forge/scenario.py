@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paid_dagster.forge import Forge, SampleSeed
+from paid_standins.forge import Forge, SampleSeed
 
 FIX_FILES_CHANGE = ("shopcart/cart.py", "range(1, len(items))", "range(len(items))")
 
@@ -23,7 +23,7 @@ class Scenario:
 
 def push_fix_branch(forge: Forge, repo: str, branch: str) -> str:
     """Commits a change on `branch` directly in the bare repository (tests of git over HTTP push for real)."""
-    from paid_dagster.forge.gitrepo import BareRepo
+    from paid_standins.forge.gitrepo import BareRepo
 
     bare = BareRepo(forge.git_dir(repo))
     path, old, new = FIX_FILES_CHANGE

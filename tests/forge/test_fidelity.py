@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 
 import requests
-
-from paid_dagster.forge import Forge, SampleSeed
-from paid_dagster.forge.server import ROUTES
+from paid_standins.forge import Forge, SampleSeed
+from paid_standins.forge.server import ROUTES
 
 from . import recordings, scenario
 

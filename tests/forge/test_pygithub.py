@@ -18,8 +18,7 @@ from github import (
     UnknownObjectException,
 )
 from github.GithubRetry import GithubRetry
-
-from paid_dagster.forge import Forge, SampleSeed
+from paid_standins.forge import Forge, SampleSeed
 
 from . import scenario
 
@@ -303,7 +302,7 @@ def test_admin_endpoint_acts_as_any_user_and_reads_the_request_log(forge: Forge,
 
 
 def test_state_survives_a_restart(tmp_path: Path) -> None:
-    from paid_dagster.forge import seed_sample
+    from paid_standins.forge import seed_sample
 
     with Forge(tmp_path / "f") as first:
         seed = seed_sample(first)

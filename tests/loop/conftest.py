@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, Definitions, instance_for_test
-
-from paid_dagster.stack import OfflineStack, start_stack
+from paid_standins.stack import OfflineStack, start_stack
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 from dagster import AssetKey
+from paid_standins.inprocess import sensor_tick
 
-from paid_dagster.inprocess import sensor_tick
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from paid_standins.inprocess import sensor_tick
+from paid_standins.model import Script
 
 from paid_dagster.agent.prompts import MAX_UNTRUSTED_CHARS, sanitize_untrusted
-from paid_dagster.inprocess import sensor_tick
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
-from paid_dagster.llm.scripted import Script
 
 from .conftest import Loop
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import yaml
 from dagster import AssetKey
+from paid_standins.inprocess import sensor_tick
+from paid_standins.model import SCRIPTS_DIR, Script
 
-from paid_dagster.inprocess import sensor_tick
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
-from paid_dagster.llm.scripted import SCRIPTS_DIR, Script
 
 from .conftest import Loop
 

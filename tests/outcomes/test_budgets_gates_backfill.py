@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import AssetKey
+from paid_standins.inprocess import sensor_tick
 
-from paid_dagster.inprocess import sensor_tick
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
 

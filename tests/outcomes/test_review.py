@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from paid_standins.inprocess import sensor_tick
 
 from paid_dagster.agent.review import risk_tier
-from paid_dagster.inprocess import sensor_tick
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 from dagster import AssetKey
+from paid_standins.inprocess import sensor_tick
 
-from paid_dagster.inprocess import sensor_tick
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
 from paid_dagster.sensors import paid_pr_sensor

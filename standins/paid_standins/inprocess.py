@@ -18,7 +18,7 @@ from dagster import (
     build_sensor_context,
 )
 
-from .sensors import paid_label_sensor
+from paid_dagster.sensors import paid_label_sensor
 
 
 @dataclass

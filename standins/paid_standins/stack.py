@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from .forge import Forge, SampleSeed, seed_sample
-from .llm.scripted import MODEL_NAME, Script, ScriptedModelServer
+from .model import MODEL_NAME, Script, ScriptedModelServer
 
 TOKEN_ENV = "PAID_FORGE_TOKEN"
 # A scripted model priced like a mid-range hosted model, so that cost tracking is exercised for real.
