@@ -211,9 +211,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def diagnose(config_path: str | None) -> list[str]:
     """Every problem with paid.yaml and the environment, each with its fix."""
-    from .agent.sandbox import SandboxUnavailable, open_sandbox
     from .config import ConfigError, load_config
     from .github.client import GitHubClient, GitHubError
+    from .sandbox import SandboxUnavailable, open_sandbox
 
     problems: list[str] = []
     try:

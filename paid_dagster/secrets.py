@@ -200,11 +200,3 @@ def mask_log_records() -> None:
 
 def secret_values(environ: dict[str, str] | None = None) -> list[str]:
     return sorted(SECRETS.known(environ), key=len, reverse=True)
-
-
-def scrubbed_environment(keep: tuple[str, ...] = ("LANG", "LC_ALL", "TZ"), extra_path: str = "") -> dict[str, str]:
-    """The environment a sandboxed command gets: a fixed PATH and nothing of the host's."""
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    path = "/usr/local/bin:/usr/bin:/bin"
-    env.update({"PATH": f"{extra_path}:{path}" if extra_path else path, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"})
-    return env

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from ..ledger import Ledger
+from ..sandbox import DEFAULT_IMAGE, Sandbox, open_sandbox, toolchain_dirs
 from ..secrets import redact
 from .engine import EngineResult
 from .guardrails import Budget, Limits
-from .sandbox import DEFAULT_IMAGE, Sandbox, open_sandbox, toolchain_dirs
 
 
 @dataclass(frozen=True)

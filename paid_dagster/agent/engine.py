@@ -22,9 +22,9 @@ from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
 
 from ..llm import LLMError, LLMGateway
 from ..llm.gateway import BudgetExceeded
+from ..sandbox import Sandbox
 from .guardrails import WIND_DOWN, Budget, Limits, Trip, check_before_call, nearly_spent, repeated_action
 from .prompts import load_template
-from .sandbox import Sandbox
 
 OUTCOMES = {
     "Submitted": "completed",

@@ -17,11 +17,11 @@ from ..quality.checks import run_checks
 from ..quality.feedback import feedback, pr_section
 from ..quality.findings import CheckResult, summarize
 from ..safe_text import clean, one_line
+from ..sandbox import Sandbox, open_sandbox
 from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget, Limits
 from .prompts import fence, render_task, sanitize_untrusted
-from .sandbox import Sandbox, open_sandbox
 from .workspace import Workspace
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..agent.sandbox import Sandbox
+from ..sandbox import Sandbox
 from . import parsers
 from .findings import CheckResult, Finding
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from paid_dagster.agent.sandbox import OUTPUT_CAP, Sandbox, open_sandbox
+from paid_dagster.sandbox import OUTPUT_CAP, Sandbox, open_sandbox
 
 BACKENDS = ["bubblewrap", pytest.param("docker", marks=pytest.mark.docker)]
 
@@ -128,7 +128,7 @@ def test_unbounded_output_is_cut(sandbox: tuple[Sandbox, Path]) -> None:
 def test_sandboxes_of_a_vanished_run_are_reaped(tmp_path: Path) -> None:
     import docker
 
-    from paid_dagster.agent.sandbox import DEFAULT_IMAGE, DockerSandbox
+    from paid_dagster.sandbox import DEFAULT_IMAGE, DockerSandbox
 
     client = docker.from_env()
     orphan = client.containers.run(
@@ -158,7 +158,7 @@ def test_bubblewrap_dies_with_its_parent(tmp_path: Path) -> None:
     worktree = tmp_path / "w"
     worktree.mkdir()
     script = (
-        "import sys; from pathlib import Path; from paid_dagster.agent.sandbox import BubblewrapSandbox;"
+        "import sys; from pathlib import Path; from paid_dagster.sandbox import BubblewrapSandbox;"
         f"BubblewrapSandbox(Path({str(worktree)!r})).run('echo started > started; sleep 300', 600)"
     )
     parent = subprocess.Popen([sys.executable, "-c", script])
