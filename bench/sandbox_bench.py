@@ -11,7 +11,7 @@ from pathlib import Path
 from paid_standins.forge.seed import sample_files
 
 from bench.common import row
-from paid_dagster.quality.checks import run_checks
+from paid_dagster.checks.runner import run_checks
 from paid_dagster.sandbox import SandboxUnavailable, open_sandbox
 
 COMMANDS = 30

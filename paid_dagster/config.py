@@ -52,7 +52,7 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
-class QualitySettings:
+class ChecksSettings:
     enabled: bool = True
     max_rounds: int = 3
     timeout_seconds: int = 300
@@ -97,7 +97,7 @@ class PaidConfig:
     github: GitHubSettings = field(default_factory=GitHubSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     limits: Limits = field(default_factory=Limits)
-    quality: QualitySettings = field(default_factory=QualitySettings)
+    checks: ChecksSettings = field(default_factory=ChecksSettings)
     scoring: ScoreWeights = field(default_factory=ScoreWeights)
     gates: GateSettings = field(default_factory=GateSettings)
     notifier: NotifierSettings = field(default_factory=NotifierSettings)
@@ -212,7 +212,7 @@ def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
     problems: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: expected a mapping at the top level (see paid.example.yaml)"])
-    top = _known(PaidConfig, source, data, problems, frozenset({"defaults"}))
+    top = _known(PaidConfig, source, data, problems, frozenset({"defaults", "quality"}))  # quality: old name
     defaults = top.get("defaults") or {}
     if not isinstance(defaults, dict):
         problems.append(f"{source}: defaults: expected a mapping of repository settings")
@@ -231,7 +231,7 @@ def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
         github=_section(GitHubSettings, "github", top.get("github"), problems),
         model=_section(ModelSettings, "model", top.get("model"), problems),
         limits=_section(Limits, "limits", top.get("limits"), problems),
-        quality=_section(QualitySettings, "quality", top.get("quality"), problems),
+        checks=_section(ChecksSettings, "checks", top.get("checks", top.get("quality")), problems),
         scoring=_section(ScoreWeights, "scoring", top.get("scoring"), problems),
         gates=_section(GateSettings, "gates", top.get("gates"), problems),
         notifier=_section(NotifierSettings, "notifier", top.get("notifier"), problems),

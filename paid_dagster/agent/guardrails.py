@@ -19,7 +19,7 @@ class Limits:
 
 @dataclass
 class Budget:
-    """What a run has spent so far, across every round of the quality loop."""
+    """What a run has spent so far, across every round of the checks loop."""
 
     started: float
     turns: int = 0

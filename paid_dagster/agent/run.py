@@ -8,14 +8,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import PaidConfig, QualitySettings, RepoSettings
+from ..checks.feedback import feedback, pr_section
+from ..checks.findings import CheckResult, summarize
+from ..checks.runner import run_checks
+from ..config import ChecksSettings, PaidConfig, RepoSettings
 from ..github.client import IssueSnapshot
 from ..keys import branch_name, issue_key
 from ..ledger import Ledger
 from ..llm import LLMGateway
-from ..quality.checks import run_checks
-from ..quality.feedback import feedback, pr_section
-from ..quality.findings import CheckResult, summarize
 from ..safe_text import clean, one_line
 from ..sandbox import Sandbox, open_sandbox
 from .cli_engines import CLI_ENGINES
@@ -54,9 +54,9 @@ class AgentRunResult:
     worktree: str
     stopped_because: str | None = None
     wound_down: bool = False
-    quality_rounds: int = 0
-    quality: dict[str, Any] = field(default_factory=dict)
-    quality_report: str = ""
+    check_rounds: int = 0
+    checks_summary: dict[str, Any] = field(default_factory=dict)
+    checks_report: str = ""
     refused_paths: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,7 +110,7 @@ def work_in_rounds(
     task: str,
     sandbox: Sandbox,
     limits: Limits,
-    quality: QualitySettings,
+    settings: ChecksSettings,
     worktree: Path,
     ledger: Ledger,
     stream: str,
@@ -121,23 +121,23 @@ def work_in_rounds(
     rounds: list[list[CheckResult]] = []
     total_turns, commands = 0, []
     prompt = task
-    for number in range(1, max(quality.max_rounds, 1) + 1):
+    for number in range(1, max(settings.max_rounds, 1) + 1):
         result = engine.run(prompt, sandbox, limits, budget)
         total_turns += result.turns
         commands += result.commands
-        if result.outcome != "completed" or not quality.enabled:
+        if result.outcome != "completed" or not settings.enabled:
             break
-        checks = run_checks(sandbox, worktree, quality.timeout_seconds)
+        checks = run_checks(sandbox, worktree, settings.timeout_seconds)
         rounds.append(checks)
         summary = summarize(checks)
         ledger.append(
             stream,
-            "quality.checked",
+            "checks.ran",
             {"run_id": run_id, "round": number, "summary": summary, "checks": [c.as_dict() for c in checks]},
         )
-        if summary["status"] != "failed" or number == quality.max_rounds:
+        if summary["status"] != "failed" or number == settings.max_rounds:
             break
-        prompt = f"{task}\n\n{feedback(checks, number + 1, quality.max_rounds)}"
+        prompt = f"{task}\n\n{feedback(checks, number + 1, settings.max_rounds)}"
     result.turns, result.cost_usd, result.commands = total_turns, budget.cost, commands
     return result, rounds
 
@@ -210,7 +210,7 @@ def run_agent(
                 prompt.text,
                 sandbox,
                 limits,
-                config.quality,
+                config.checks,
                 workspace.path,
                 ledger,
                 stream,
@@ -264,9 +264,9 @@ def run_agent(
             stopped_because=stopped_because,
             refused_paths=snapshot.refused,
             wound_down=result.wound_down,
-            quality_rounds=len(rounds),
-            quality=summarize(rounds[-1]) if rounds else {},
-            quality_report=pr_section(rounds),
+            check_rounds=len(rounds),
+            checks_summary=summarize(rounds[-1]) if rounds else {},
+            checks_report=pr_section(rounds),
         )
     except Exception as exc:
         ledger.append(

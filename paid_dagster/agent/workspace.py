@@ -24,6 +24,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..checks.runner import REPORTS
 from ..safe_text import clean
 from ..secrets import SECRETS, redact
 
@@ -51,7 +52,7 @@ FIXED_CONFIG = (
     # A Docker sandbox's user owns the working files; Paid still reads them.
     ("safe.directory", "*"),
 )
-EXCLUDED = (".paid-reports/",)  # Paid's own scratch in the working files, never committed
+EXCLUDED = (f"{REPORTS}/",)  # Paid's own scratch in the working files, never committed
 MAX_FILE_BYTES = 100 * 1024 * 1024  # GitHub refuses larger files
 GITLINK = "160000"
 

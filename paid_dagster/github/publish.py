@@ -44,10 +44,10 @@ def pull_body(run: dict[str, Any], issue_number: int) -> str:
         f"\n\n**Stopped early** ({run['outcome']}): {run['stopped_because']}." if run.get("stopped_because") else ""
     )
     summary_block = f"\n\n### Agent's summary\n\n{summary}" if summary and summary != run["outcome"] else ""
-    quality = f"\n\n{run['quality_report']}" if run.get("quality_report") else ""
+    checks = f"\n\n{run['checks_report']}" if run.get("checks_report") else ""
     return (
         f"Closes #{issue_number}\n\nThis draft was written by Paid's coding agent. Please review it as you would"
-        f" any contribution.{stopped}\n\n| | |\n|---|---|\n{table}{quality}{summary_block}\n\n"
+        f" any contribution.{stopped}\n\n| | |\n|---|---|\n{table}{checks}{summary_block}\n\n"
         + MARKER.format(kind="run", ref=run["run_id"])
     )
 

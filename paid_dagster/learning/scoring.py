@@ -14,7 +14,8 @@ from typing import Any
 from ..ledger import Event
 
 FORMULA_VERSION = "score-v1"
-SCORE_KINDS = ("pr.observed", "feedback.received", "run.finished", "quality.checked")
+# `quality.checked` is what the checks loop was called before it was `checks.ran`: history still counts.
+SCORE_KINDS = ("pr.observed", "feedback.received", "run.finished", "checks.ran", "quality.checked")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def score_events(events: Iterable[Event], weights: ScoreWeights) -> Score:
             votes[str(data.get("user"))] = int(data["vote"])
         elif event.kind == "run.finished" and data.get("outcome") != "error":
             runs += 1
-        elif event.kind == "quality.checked":
+        elif event.kind in ("checks.ran", "quality.checked"):
             last_checks = list(data.get("checks") or [])
     net = sum(votes.values())
     vote = 0.5 if not votes or net == 0 else (1.0 if net > 0 else 0.0)

@@ -95,7 +95,7 @@ def run_capped(argv: list[str], cwd: Path | None, env: dict[str, str], timeout: 
 
 
 def toolchain_dirs() -> list[str]:
-    """The Python that runs Paid (its venv and base install), offered read-only so that the quality tools
+    """The Python that runs Paid (its venv and base install), offered read-only so that the bundled check tools
     (ruff, mypy, pytest) exist in the sandbox; system directories are bound anyway."""
     dirs = []
     for directory in (sys.prefix, sys.base_prefix):

@@ -53,14 +53,14 @@ class Harness:
 
 @contextmanager
 def harness(
-    tmp: Path, script: dict[str, Any], sandbox: str = "bubblewrap", quality: bool = True, **limits: Any
+    tmp: Path, script: dict[str, Any], sandbox: str = "bubblewrap", checks: bool = True, **limits: Any
 ) -> Iterator[Harness]:
     with Forge(tmp / "forge") as forge, ScriptedModelServer(Script.load(script)) as model:
         seed = seed_sample(forge)
         data = stack_config(forge.url, model.api_base, seed.repo, tmp / "work", sandbox)
         data["github"]["token_env"] = "PAID_HARNESS_TOKEN"
         data["limits"].update(limits)
-        data["quality"] = {"enabled": quality}
+        data["checks"] = {"enabled": checks}
         config = parse_config(data)
         import os
 

@@ -173,7 +173,7 @@ def check_run(h: Harness, tmp: Path, host_canary: Path, trap: Trap, canaries: di
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_planted_git_configuration_is_inert(attack: str, tmp_path: Path, trap: Trap, canaries: dict[str, str]) -> None:
     host_canary = tmp_path / f"ran-{attack}"
-    with harness(tmp_path, {"conversations": []}, quality=False) as h:
+    with harness(tmp_path, {"conversations": []}, checks=False) as h:
         h.model.script.conversations = [
             {"match": ".*", "turns": plant(attack, host_canary, trap, h.forge.url.split("/api")[0])}
         ]
@@ -201,7 +201,7 @@ def test_planted_git_directories_and_links_are_inert(
     command = EVERYTHING_AT_ONCE.replace("HOSTSECRET", str(tmp_path / "host-secret.txt")).replace(
         "HOST", str(host_canary)
     )
-    with harness(tmp_path, {"conversations": []}, sandbox=sandbox, quality=False) as h:
+    with harness(tmp_path, {"conversations": []}, sandbox=sandbox, checks=False) as h:
         forge_url = h.forge.url.split("/api")[0]
         attacks = [t for name in sorted(ATTACKS) for t in plant(name, host_canary, trap, forge_url)[:-2]]
         h.model.script.conversations = [{"match": ".*", "turns": [*attacks, bash(command), SUBMIT]}]
@@ -219,7 +219,7 @@ def test_planted_git_directories_and_links_are_inert(
 def test_printed_and_committed_secrets_are_masked_and_never_pushed(
     tmp_path: Path, trap: Trap, canaries: dict[str, str]
 ) -> None:
-    with harness(tmp_path, {"conversations": []}, quality=False) as h:
+    with harness(tmp_path, {"conversations": []}, checks=False) as h:
         token = h.forge.token(h.seed.bot)
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
         leak = f"{token} {CANARY_PROVIDER_KEY} {CANARY_DB_PASSWORD} {basic}"
@@ -268,7 +268,7 @@ def test_the_working_files_hold_no_git_of_paids(tmp_path: Path) -> None:
             }
         ]
     }
-    with harness(tmp_path, script, quality=False) as h:
+    with harness(tmp_path, script, checks=False) as h:
         run = h.run()
         worktree = Path(run.worktree)
         assert not (worktree / ".git").exists()
@@ -283,7 +283,7 @@ def test_the_working_files_hold_no_git_of_paids(tmp_path: Path) -> None:
 def test_odd_file_names_do_not_break_the_commit(name: str, tmp_path: Path) -> None:
     command = {"non-utf8": "touch $'caf\\xe9.txt'", "newline": "touch $'two\\nlines.txt'"}[name]
     script = {"conversations": [{"match": ".*", "turns": [bash(command), SUBMIT]}]}
-    with harness(tmp_path, script, quality=False) as h:
+    with harness(tmp_path, script, checks=False) as h:
         run = h.run()
         assert run.outcome == "completed" and run.commits_ahead == 1, run
         assert os.listdir(run.worktree)

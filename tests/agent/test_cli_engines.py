@@ -48,7 +48,7 @@ def test_cli_engine(
         )
         run = h.run()
         assert run.outcome == "completed" and run.engine == engine and run.turns == turns
-        assert run.commits_ahead == 1 and run.quality["status"] == "passed"
+        assert run.commits_ahead == 1 and run.checks_summary["status"] == "passed"
         call = json.loads((Path(run.worktree) / f"{exe}-call.json").read_text())
         assert call["env"].get(key) == "set", "the CLI did not get its provider key"
         leaked = [k for k in call["env"] if k in ("GITHUB_TOKEN", "PAID_HARNESS_TOKEN", "PAID_FORGE_TOKEN")]

@@ -56,7 +56,7 @@ def test_the_same_action_repeated_is_a_loop(tmp_path: Path) -> None:
 
 def test_wind_down_message_at_ninety_percent(tmp_path: Path) -> None:
     script = {"conversations": [{"turns": [*steps(9), SUBMIT]}]}
-    with harness(tmp_path, script, quality=False, max_turns=10) as h:
+    with harness(tmp_path, script, checks=False, max_turns=10) as h:
         run = h.run()
         assert run.outcome == "completed" and run.wound_down
         warned = [i for i, c in enumerate(h.model.calls) if "most of your budget" in c.last_user_message]
@@ -71,7 +71,7 @@ def test_a_project_overrides_the_prompt_and_the_run_records_its_version(tmp_path
     prompts = tmp_path / "prompts"
     prompts.mkdir()
     (prompts / "task.md").write_text("House rules for {{ repo }} #{{ number }}: keep it small.\n\n{{ issue }}\n")
-    with harness(tmp_path, {"conversations": [{"turns": [SUBMIT]}]}, quality=False) as h:
+    with harness(tmp_path, {"conversations": [{"turns": [SUBMIT]}]}, checks=False) as h:
         builtin = h.run()
         repo = replace(h.config.repositories[0], prompts_dir=str(prompts))
         h.config = replace(h.config, repositories=(repo,))

@@ -58,7 +58,7 @@ def test_a_run_in_flight_stops_before_its_next_model_call(tmp_path: Path) -> Non
     from paid_dagster.llm import LLMGateway
 
     turns = [{**bash(f"echo {i} > f{i}.txt"), "prompt_tokens": 100_000} for i in range(10)]
-    with harness(tmp_path, {"conversations": [{"turns": turns}]}, quality=False) as h:
+    with harness(tmp_path, {"conversations": [{"turns": turns}]}, checks=False) as h:
 
         def guard() -> str | None:
             status = budget_status(h.ledger, h.seed.repo, 0.5, None)

@@ -71,4 +71,4 @@ def test_low_risk_changes_skip_the_ai_review(loop: Loop) -> None:
     ledger = Ledger(loop.ledger_url)
     assert ledger.read(kinds=["review.skipped"]) and not ledger.read(kinds=["review.posted"])
     assert "review" not in [e.data["purpose"] for e in ledger.read(kinds=["llm.call"])]
-    assert ledger.read(kinds=["quality.checked"])  # the tests still ran
+    assert ledger.read(kinds=["checks.ran"])  # the tests still ran

@@ -1,4 +1,4 @@
-"""The quality feedback loop: a first attempt with a ruff error and a failing test is fed back and fixed."""
+"""The checks loop (the project's own linters and tests, fed back): a first attempt with a ruff error and a failing test is fed back and fixed."""
 
 from __future__ import annotations
 
@@ -40,9 +40,12 @@ SCRIPT = {
 def test_findings_are_fed_back_and_fixed_in_a_second_round(tmp_path: Path) -> None:
     with harness(tmp_path, SCRIPT) as h:
         run = h.run()
-        assert run.outcome == "completed" and run.quality_rounds == 2
-        assert run.quality["status"] == "passed" and run.quality["checks_passed"] == run.quality["checks_total"] == 2
-        rounds = h.ledger.read(stream=issue_key(h.seed.repo, 1), kinds=["quality.checked"])
+        assert run.outcome == "completed" and run.check_rounds == 2
+        assert (
+            run.checks_summary["status"] == "passed"
+            and run.checks_summary["checks_passed"] == run.checks_summary["checks_total"] == 2
+        )
+        rounds = h.ledger.read(stream=issue_key(h.seed.repo, 1), kinds=["checks.ran"])
         assert [e.data["round"] for e in rounds] == [1, 2]
         first = {c["check"]: c for c in rounds[0].data["checks"]}
         assert first["lint"]["status"] == "failed" and first["lint"]["findings"][0]["rule"] == "F401"
@@ -60,15 +63,15 @@ def test_findings_are_fed_back_and_fixed_in_a_second_round(tmp_path: Path) -> No
         assert "Quality checks: 2 rounds" in body and "tests (pytest): ✅ passed" in body
         bare = h.forge.service.git(h.forge.repo(h.seed.repo))
         files = bare.git("ls-tree", "-r", "--name-only", f"refs/heads/{run.branch}").split()
-        assert not [f for f in files if f.startswith(".paid-quality")]
+        assert not [f for f in files if f.startswith(".paid-checks")]
 
 
 def test_remaining_findings_go_into_the_pr_after_the_last_round(tmp_path: Path) -> None:
     script = {"conversations": [{"match": "total_cents|Cart total", "turns": [write_cart(SLOPPY), SUBMIT]}]}
     with harness(tmp_path, script) as h:
-        h.config = h.config.__class__(**{**h.config.__dict__, "quality": h.config.quality.__class__(max_rounds=2)})
+        h.config = h.config.__class__(**{**h.config.__dict__, "checks": h.config.checks.__class__(max_rounds=2)})
         run = h.run()
-        assert run.quality_rounds == 2 and run.quality["status"] == "failed"
+        assert run.check_rounds == 2 and run.checks_summary["status"] == "failed"
         published = h.publish(run)
         assert published is not None
         body = h.client.repo(h.seed.repo).get_pull(published.number).body
@@ -79,5 +82,5 @@ def test_remaining_findings_go_into_the_pr_after_the_last_round(tmp_path: Path) 
 def test_the_loop_runs_its_checks_in_docker_too(tmp_path: Path) -> None:
     with harness(tmp_path, SCRIPT, sandbox="docker") as h:
         run = h.run()
-        assert run.sandbox == "docker" and run.quality_rounds == 2 and run.quality["status"] == "passed"
-        assert run.quality["checks_passed"] == run.quality["checks_total"] == 2
+        assert run.sandbox == "docker" and run.check_rounds == 2 and run.checks_summary["status"] == "passed"
+        assert run.checks_summary["checks_passed"] == run.checks_summary["checks_total"] == 2

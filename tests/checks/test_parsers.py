@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from paid_dagster.quality import parsers
+from paid_dagster.checks import parsers
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]

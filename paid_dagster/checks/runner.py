@@ -13,7 +13,7 @@ from ..sandbox import Sandbox
 from . import parsers
 from .findings import CheckResult, Finding
 
-REPORTS = ".paid-quality"
+REPORTS = ".paid-checks"
 
 
 @dataclass(frozen=True)
