@@ -267,8 +267,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Lifts a project's quality-gate pause (recorded as a `gate.resumed` event)."""
-    from .learning.gates import gate_state, resume
     from .ledger import Ledger
+    from .outcomes.gates import gate_state, resume
 
     ledger = Ledger(args.ledger_url or None)
     paused, why = gate_state(ledger, args.project)

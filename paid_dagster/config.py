@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from .agent.guardrails import Limits
-from .learning.gates import GateSettings
-from .learning.scoring import ScoreWeights
+from .outcomes.gates import GateSettings
+from .outcomes.scoring import ScoreWeights
 from .secrets import SECRETS
 
 DEFAULT_CONFIG_PATH = "paid.yaml"

@@ -22,12 +22,12 @@ from dagster import (
 )
 
 from ..keys import parse_issue_key
-from ..learning import gates
-from ..learning.costs import costs_by_day, daily_totals, hourly_costs, markdown_table, sparkline
-from ..learning.costs import project_spend as spend_by_project
-from ..learning.outcomes import prompt_outcomes as prompt_outcomes_of
-from ..learning.scoring import FORMULA_VERSION, SCORE_KINDS, score_events
-from ..learning.validation import validate_costs, validate_scores
+from ..outcomes import gates
+from ..outcomes.costs import costs_by_day, daily_totals, hourly_costs, markdown_table, sparkline
+from ..outcomes.costs import project_spend as spend_by_project
+from ..outcomes.prompts import prompt_outcomes as prompt_outcomes_of
+from ..outcomes.scoring import FORMULA_VERSION, SCORE_KINDS, score_events
+from ..outcomes.validation import validate_costs, validate_scores
 from ..resources import LedgerResource, SettingsResource
 from .partitions import paid_issues
 

@@ -8,9 +8,9 @@ from dagster import ConfigurableResource
 
 from ..config import PaidConfig, load_config
 from ..github.client import GitHubClient
-from ..learning.budgets import budget_status
 from ..ledger import Ledger
 from ..llm import LLMGateway
+from ..outcomes.budgets import budget_status
 
 
 class SettingsResource(ConfigurableResource):

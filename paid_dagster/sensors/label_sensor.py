@@ -18,9 +18,9 @@ from ..config import ConfigError, RepoSettings
 from ..github.client import GitHubClient, GitHubError
 from ..github.scan import RepoCursor, scan_repository
 from ..jobs import paid_build_job
-from ..learning.budgets import Notifier, budget_status, record_budget
-from ..learning.gates import gate_state, resume
 from ..ledger import Ledger
+from ..outcomes.budgets import Notifier, budget_status, record_budget
+from ..outcomes.gates import gate_state, resume
 from ..resources import GitHubResource, LedgerResource, SettingsResource
 
 

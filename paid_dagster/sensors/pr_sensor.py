@@ -10,8 +10,8 @@ from ..config import ConfigError
 from ..github.client import GitHubError
 from ..github.follow import follow_pull, open_paid_pulls
 from ..jobs import paid_build_job, paid_score_job
-from ..learning.budgets import budget_status
-from ..learning.gates import gate_state
+from ..outcomes.budgets import budget_status
+from ..outcomes.gates import gate_state
 from ..resources import GitHubResource, LedgerResource, SettingsResource
 
 

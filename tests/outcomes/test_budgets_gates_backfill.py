@@ -54,8 +54,8 @@ def test_a_spent_budget_stops_dispatch_for_the_project(loop: Loop) -> None:
 
 
 def test_a_run_in_flight_stops_before_its_next_model_call(tmp_path: Path) -> None:
-    from paid_dagster.learning.budgets import budget_status
     from paid_dagster.llm import LLMGateway
+    from paid_dagster.outcomes.budgets import budget_status
 
     turns = [{**bash(f"echo {i} > f{i}.txt"), "prompt_tokens": 100_000} for i in range(10)]
     with harness(tmp_path, {"conversations": [{"turns": turns}]}, checks=False) as h:
@@ -255,7 +255,7 @@ def test_the_resume_label_lifts_a_pause_and_notices_reach_a_webhook(loop: Loop) 
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from paid_dagster.learning import gates
+    from paid_dagster.outcomes import gates
 
     received: list[dict] = []
 

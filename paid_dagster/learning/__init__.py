@@ -1,1 +1,0 @@
-"""Learning from outcomes: scores, costs and the budgets and gates built on them (no Dagster imports)."""
