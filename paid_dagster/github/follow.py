@@ -10,7 +10,7 @@ from ..config import RepoSettings
 from ..keys import parse_issue_key
 from ..ledger import Ledger
 from .client import GitHubClient
-from .observe import changed_since, observe_pull, pr_events
+from .observe import _nobody, changed_since, observe_pull, pr_events
 
 
 @dataclass
@@ -20,6 +20,7 @@ class FollowOutcome:
     follow_up: tuple[str, str, str] | None = None  # (run key, reason, details)
     settled: bool = False
     changed: bool = False
+    note: str | None = None  # why a follow-up was not started
 
 
 def open_paid_pulls(ledger: Ledger) -> dict[str, tuple[str, int]]:
@@ -33,6 +34,17 @@ def open_paid_pulls(ledger: Ledger) -> dict[str, tuple[str, int]]:
     return pulls
 
 
+# Facts that hand an issue to a person: after them, Paid starts no follow-up run on its own.
+ESCALATIONS = ("review.escalated", "followup.exhausted")
+
+
+def escalated(ledger: Ledger, key: str) -> bool:
+    """Whether the issue was handed to a person (`paid-needs-human`) since its latest labeling."""
+    labeled = ledger.last(key, "issue.labeled")
+    since = labeled.seq if labeled is not None else 0
+    return any((event := ledger.last(key, kind)) is not None and event.seq > since for kind in ESCALATIONS)
+
+
 def follow_pull(
     client: GitHubClient,
     ledger: Ledger,
@@ -41,13 +53,15 @@ def follow_pull(
     pr_number: int,
     etags: dict[str, str],
     is_trusted: Callable[[str], bool],
+    is_paid: Callable[[str], bool] = _nobody,
 ) -> FollowOutcome:
+    """`is_paid(login)`: whether a login is one of Paid's own identities, whose reviews are not people's."""
     outcome = FollowOutcome()
     last = ledger.last(key, "pr.observed")
     head = last.data.get("head_sha") if last else None
     if last is not None and not changed_since(client, settings.name, pr_number, head, etags):
         return outcome
-    observation = observe_pull(client, settings.name, pr_number, is_trusted)
+    observation = observe_pull(client, settings.name, pr_number, is_trusted, is_paid)
     changed_since(client, settings.name, pr_number, observation.head_sha, etags)  # remember the new ETags
     fingerprint = observation.fingerprint()
     new_facts: list[str] = []
@@ -80,7 +94,9 @@ def follow_pull(
         outcome.score_run_key = f"{key}:score:" + ":".join(new_facts)
     if not outcome.settled and new_facts and fingerprint in new_facts:
         reason, details = _follow_up_reason(observation)
-        if reason:
+        if reason and escalated(ledger, key):
+            outcome.note = f"no follow-up ({reason}): the issue was handed to a person (paid-needs-human)"
+        elif reason:
             done = [e for e in ledger.read(stream=key, kinds=["followup.requested"])]
             if len(done) < settings.max_follow_ups:
                 run_key = f"{key}:followup:{reason}:{observation.head_sha}"
