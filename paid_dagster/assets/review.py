@@ -8,13 +8,11 @@ from dagster import AssetExecutionContext, MetadataValue, asset
 from ..agent.review import ai_review, findings_dicts, review_body, risk_tier
 from ..agent.run import new_run_id, run_agent
 from ..agent.workspace import Workspace
-from ..github.publish import MARKER, publish_pull_request
+from ..github.publish import MARKER, NEEDS_HUMAN, publish_pull_request
 from ..keys import issue_key
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .issues import NO_RETRIES, _snapshot
 from .partitions import paid_issues
-
-NEEDS_HUMAN = "paid-needs-human"
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
