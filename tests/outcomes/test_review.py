@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from paid_dagster.agent.review import risk_tier
@@ -140,3 +143,52 @@ def test_paids_review_identity_is_not_a_person_but_a_person_is(loop: Loop, monke
     requested = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["followup.requested"])
     assert len(requested) == 1 and "rename the loop variable" in requested[0].data["details"]
     assert "validate the prices" not in requested[0].data["details"]
+
+
+def backfill(loop: Loop, key: str, *assets: str) -> Any:
+    """What a backfill of these assets runs for one partition: a run of them alone, tagged as a backfill's."""
+    from dagster import AssetKey
+
+    return loop.defs.resolve_job_def("paid_build").execute_in_process(
+        instance=loop.instance,
+        partition_key=key,
+        asset_selection=[AssetKey(a) for a in assets],
+        tags={"dagster/backfill": "abcdefgh"},
+        raise_on_error=False,
+    )
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_backfilling_triage_and_review_rederives_them_without_the_model_or_github(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import AssetKey
+
+    seed, forge = loop.stack.seed, loop.stack.forge
+    _escalated_build(loop, monkeypatch)  # triage, the agent, three reviews, two remediations, an escalation
+    key = issue_key(seed.repo, 1)
+    ledger = Ledger(loop.ledger_url)
+    before = {kind: len(ledger.read(stream=key, kinds=[kind])) for kind in ("triage.decided", "review.posted")}
+    mark, model_calls = forge.request_mark(), len(loop.stack.model.calls)
+    for _ in range(2):  # a backfill, and another one
+        result = backfill(loop, key, "triage", "review")
+        assert result.success
+        assert result.output_for_node("review")["state"] == "escalated"
+        assert result.output_for_node("review")["rounds"] == 3
+        assert result.output_for_node("triage")["clear"] is True
+    assert forge.requests(mark) == []  # not one request to GitHub, so no write either
+    assert len(loop.stack.model.calls) == model_calls  # no model call
+    assert {kind: len(ledger.read(stream=key, kinds=[kind])) for kind in before} == before
+    for asset in ("triage", "review"):
+        latest = loop.instance.get_latest_materialization_event(AssetKey(asset))
+        assert latest is not None and latest.asset_materialization is not None
+        assert "ledger event" in latest.asset_materialization.metadata["rederived_from"].value
+    # A review whose end the ledger does not hold is refused, with the reason, rather than done again.
+    loop.stack.model.script.conversations.pop(0)
+    assert len(ledger.read(stream=key, kinds=["review.finished"])) == 1
+    with ledger.engine.begin() as conn:  # (the test's own surgery: the ledger itself never deletes)
+        conn.execute(sa.text("DELETE FROM paid_events WHERE kind = 'review.finished'"))
+    refused = backfill(loop, key, "review")
+    assert not refused.success and forge.requests(mark) == [] and len(loop.stack.model.calls) == model_calls
+    failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "cannot be re-derived from the ledger" in str(failure.step_failure_data.error)
