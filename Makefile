@@ -26,4 +26,5 @@ setup:
 	scripts/bootstrap.sh
 
 clean:
+	scripts/private-postgres.sh stop 2>/dev/null || true
 	rm -rf .paid

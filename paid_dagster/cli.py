@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_FORGE_PORT = 8765
 DEMO_MODEL_PORT = 8766
 EXAMPLE_CONFIG = """\
@@ -50,17 +50,23 @@ repositories:
 
 
 def default_home() -> Path:
-    return PROJECT_ROOT / ".paid"
+    """Where the demo keeps its state (the stand-ins and its Dagster instance): $PAID_DEMO_DIR, else `.paid`
+    in the current directory (the checkout's root under `make demo`)."""
+    return Path(os.environ.get("PAID_DEMO_DIR") or ".paid")
+
+
+def instance_template() -> str:
+    """Paid's dagster.yaml (PostgreSQL's when DAGSTER_PG_HOST is set), from the installed package's data."""
+    name = "dagster.postgres.yaml" if os.environ.get("DAGSTER_PG_HOST") else "dagster.yaml"
+    return resources.files("paid_dagster").joinpath("instance", name).read_text()
 
 
 def ensure_dagster_home(home: Path) -> Path:
+    """A DAGSTER_HOME holding a dagster.yaml; an existing one is kept as it is."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    template = PROJECT_ROOT / ("deploy/dagster.postgres.yaml" if os.environ.get("DAGSTER_PG_HOST") else "dagster.yaml")
-    if template.is_file() and not config.exists():
-        shutil.copy(template, config)
-    elif not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists():
+        config.write_text(instance_template())
     return home
 
 
@@ -152,7 +158,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 + "\n".join("     " + line for line in str(run_meta["diff_stat"].value).strip("`\n").splitlines())
             )
         print("\nOpen the Dagster UI on this instance (lineage, partitions, metadata, history):")
-        print("   make ui        # or: .venv/bin/paid ui")
+        print(f"   paid ui --dir {base}        # in the checkout: make ui")
         print(f"   then browse http://127.0.0.1:{args.ui_port}  (DAGSTER_HOME={home})")
     finally:
         stack.stop()
@@ -181,21 +187,23 @@ def cmd_ui(args: argparse.Namespace) -> int:
             "PAID_LEDGER_URL": env.get("PAID_LEDGER_URL", f"sqlite:///{home / 'paid_ledger.sqlite3'}"),
         }
     )
-    dagster = Path(sys.executable).parent / "dagster"
     print(f"Dagster UI on http://127.0.0.1:{args.ui_port}  (forge {stack.forge.url}, Ctrl-C to stop)")
+    # The installed package's definitions, by module: no workspace file, nothing read from a checkout.
     proc = subprocess.Popen(
         [
-            str(dagster),
+            sys.executable,
+            "-m",
+            "dagster",
             "dev",
-            "-w",
-            str(PROJECT_ROOT / "workspace.yaml"),
+            "-m",
+            "paid_dagster.definitions",
             "-h",
             "127.0.0.1",
             "-p",
             str(args.ui_port),
         ],
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=base,
     )
     try:
         return proc.wait()
@@ -253,7 +261,10 @@ def diagnose(config_path: str | None) -> list[str]:
         except SandboxUnavailable as exc:
             problems.append(f"{repo.name}: {exc}")
     if not os.environ.get("DAGSTER_HOME"):
-        problems.append("DAGSTER_HOME is not set: point it at a directory holding dagster.yaml (make demo makes one)")
+        problems.append(
+            "DAGSTER_HOME is not set: point it at a directory holding dagster.yaml (`paid demo` makes one in"
+            " .paid/dagster_home)"
+        )
     return problems
 
 

@@ -211,7 +211,7 @@ def _repository(index: int, data: Any, defaults: dict[str, Any], problems: list[
 def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
     problems: list[str] = []
     if not isinstance(data, dict):
-        raise ConfigError([f"{source}: expected a mapping at the top level (see paid.example.yaml)"])
+        raise ConfigError([f"{source}: expected a mapping at the top level (`paid init` writes an example)"])
     top = _known(PaidConfig, source, data, problems, frozenset({"defaults", "quality"}))  # quality: old name
     defaults = top.get("defaults") or {}
     if not isinstance(defaults, dict):

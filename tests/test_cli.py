@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,9 @@ def test_config_errors_say_where_and_what_to_do(tmp_path: Path) -> None:
         "max_turns: expected a number" in p for p in problems_of("limits: {max_turns: lots}\nrepositories: [a/b]")
     )
     assert any("expected `owner/repository`" in p for p in problems_of("repositories: [justaname]"))
+    top_level_list = problems_of("- a/b\n")
+    assert any("`paid init` writes an example" in p for p in top_level_list)
+    assert not any("paid.example.yaml" in p for p in top_level_list)  # no such file ships
     bad = tmp_path / "paid.yaml"
     bad.write_text("repositories:\n  - a/b\n   bad: [\n")
     with pytest.raises(ConfigError) as error:
@@ -145,3 +149,138 @@ def test_forge_serve_runs_standalone(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@dataclass
+class InstalledWheel:
+    venv: Path
+    elsewhere: Path  # a directory outside the checkout to run it from
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
+    """The wheel alone (package data, no checkout): built from a copy of the sources and installed into a fresh
+    venv outside the checkout. Its dependencies are this environment's (a path entry: the .pth files there,
+    which put the checkout's own editable paid_dagster on the path, are not processed from it)."""
+    import shutil
+    import sysconfig
+
+    tmp_path = tmp_path_factory.mktemp("wheel")
+    root = Path(__file__).resolve().parent.parent
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    shutil.copytree(root / "paid_dagster", source / "paid_dagster", ignore=shutil.ignore_patterns("__pycache__"))
+    # The demo's stand-ins are a distribution of their own, installed beside the product as `make demo` does.
+    shutil.copytree(root / "standins", source / "standins", ignore=shutil.ignore_patterns("__pycache__"))
+    pip = [sys.executable, "-m", "pip"]
+    for project in (source, source / "standins"):
+        built = subprocess.run(
+            [*pip, "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(project)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("paid_dagster-*.whl")
+    (standins_wheel,) = (tmp_path / "dist").glob("paid_standins-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [*pip, "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel), str(standins_wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    purelib = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(python), "-c", purelib], text=True).strip())
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    unset = ("PAID_CONFIG", "PAID_FORGE_TOKEN", "DAGSTER_HOME", "PAID_LEDGER_URL", "PYTHONPATH", "PAID_DEMO_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    where = subprocess.run(
+        [str(python), "-c", "import paid_dagster; print(paid_dagster.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert where.startswith(str(venv)), where  # the wheel's code, not the checkout's
+    standins_where = subprocess.run(
+        [str(python), "-c", "import paid_standins; print(paid_standins.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert standins_where.startswith(str(venv)), standins_where
+    return InstalledWheel(venv, elsewhere, env)
+
+
+def test_an_installed_wheel_runs_the_demo_outside_the_checkout(installed_wheel: InstalledWheel) -> None:
+    import sqlite3
+
+    demo = subprocess.run(
+        [str(installed_wheel.venv / "bin" / "paid"), "demo", "--forge-port", "0", "--model-port", "0"],
+        cwd=installed_wheel.elsewhere,
+        env=installed_wheel.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "pull request : http://127.0.0.1:" in demo.stdout, demo.stdout
+    state = installed_wheel.elsewhere / ".paid"  # the current directory's, not the package's
+    assert (state / "dagster_home" / "dagster.yaml").read_text().startswith("# Dagster instance settings for Paid")
+    with sqlite3.connect(state / "stack" / "forge" / "forge.sqlite3") as db:
+        pulls = db.execute("SELECT p.draft, i.state FROM pulls p JOIN issues i ON i.id = p.issue_id").fetchall()
+    assert pulls == [(1, "open")]  # one draft pull request, open
+
+
+def test_an_installed_wheel_serves_the_ui_outside_the_checkout(installed_wheel: InstalledWheel) -> None:
+    import signal
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = ["ui", "--dir", str(installed_wheel.elsewhere / "ui"), "--forge-port", "0", "--model-port", "0"]
+    proc = subprocess.Popen(
+        [str(installed_wheel.venv / "bin" / "paid"), *args, "--ui-port", str(port)],
+        cwd=installed_wheel.elsewhere,
+        env=installed_wheel.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        keys: list[str] = []
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and "review" not in keys:
+            assert proc.poll() is None, "paid ui exited"
+            time.sleep(1)
+            try:
+                answer = requests.post(
+                    f"{url}/graphql", json={"query": "{ assetNodes { assetKey { path } } }"}, timeout=5
+                )
+                keys = [n["assetKey"]["path"][-1] for n in answer.json()["data"]["assetNodes"]]
+            except (requests.RequestException, KeyError, TypeError, ValueError):
+                continue
+        assert {"github_issue", "triage", "agent_run", "pull_request", "review", "llm_costs"} <= set(keys)
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..github.publish import MARKER
 from ..llm import LLMGateway
 from ..llm.gateway import json_reply
 from .prompts import fence, render, sanitize_untrusted
@@ -82,6 +83,7 @@ def review_body(tier: str, findings: list[ReviewFinding], round_number: int) -> 
         + (f"{len(blocking)} blocking finding(s)." if blocking else "no blocking finding.")
     ]
     lines += [f"- {f.as_line()}" for f in findings]
+    lines += ["", MARKER.format(kind="review", ref=round_number)]
     return "\n".join(lines)
 
 

@@ -8,10 +8,11 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
 
 from ..agent.run import new_run_id, run_agent
-from ..agent.triage import triage_issue
+from ..agent.triage import TriageDecision, triage_issue
 from ..github.client import IssueSnapshot
 from ..github.publish import NEEDS_INFO, ask_question, publish_run
 from ..keys import parse_issue_key
+from ..ledger import Event
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from ..safe_text import one_line
 from .metadata import safe_log, safe_metadata
@@ -99,6 +100,16 @@ def triage(
             metadata=safe_metadata({"decision": "skipped"}),
         )
         return
+    if context.run.tags.get("paid/cause") == "follow_up":
+        yield Output(
+            {"clear": True, "reason": "a follow-up on an open pull request"}, metadata={"decision": "follow_up"}
+        )
+        return
+    attempt, run_key = str(github_issue.get("label_event_id") or ""), context.run.tags.get("dagster/run_key")
+    recorded = recorded_triage(events, context.partition_key, attempt, run_key)
+    if recorded is not None:
+        yield from rederived_triage(context, recorded)
+        return
     client = github.client()
     discussion = [
         ((c.get("user") or {}).get("login", "ghost"), c.get("body") or "")
@@ -106,14 +117,12 @@ def triage(
         if "<!-- paid:" not in (c.get("body") or "")
     ]
     overrides = Path(repo_settings.prompts_dir) if repo_settings.prompts_dir else None
-    if context.run.tags.get("paid/cause") == "follow_up":
-        yield Output(
-            {"clear": True, "reason": "a follow-up on an open pull request"},
-            metadata=safe_metadata({"decision": "follow_up"}),
-        )
-        return
     decision = triage_issue(llm.gateway(events, issue.repo), issue, context.partition_key, discussion, overrides)
-    events.append(context.partition_key, "triage.decided", {**decision.as_dict(), "dagster_run_id": context.run.run_id})
+    events.append(
+        context.partition_key,
+        "triage.decided",
+        {**decision.as_dict(), "dagster_run_id": context.run.run_id, "attempt": attempt, "run_key": run_key},
+    )
     metadata = {
         "decision": "clear" if decision.clear else "needs_info",
         "reason": decision.reason,
@@ -135,6 +144,36 @@ def triage(
     if NEEDS_INFO in issue.labels:
         client.remove_label(issue.repo, issue.number, NEEDS_INFO)
     yield Output(decision.as_dict(), metadata=safe_metadata(metadata))
+
+
+def recorded_triage(events: Any, key: str, attempt: str, run_key: str | None) -> Event | None:
+    """The decision already recorded for this attempt (the label event, or the author's reply, that started it),
+    unless this run is a new attempt of its own: a run the sensors launched carries a run key never used before,
+    while a backfill, a materialization from the UI or a re-execution carries none (or the same one)."""
+    for event in reversed(events.read(stream=key, kinds=["triage.decided"])):
+        if event.data.get("attempt") == attempt and run_key in (None, event.data.get("run_key")):
+            return event
+    return None
+
+
+def rederived_triage(context: AssetExecutionContext, recorded: Event) -> Iterator[Output[dict[str, Any]]]:
+    """The recorded decision again, without the model and without writing to GitHub (a backfill is safe)."""
+    decision = {k: recorded.data[k] for k in TriageDecision.__dataclass_fields__ if k in recorded.data}
+    source = f"ledger event {recorded.seq} (triage.decided of run {recorded.data.get('dagster_run_id')})"
+    context.log.info(f"triage re-derived from {source}: no model call, nothing written to GitHub")
+    metadata = {
+        "decision": "clear" if decision.get("clear") else "needs_info",
+        "reason": str(decision.get("reason", "")),
+        "prompt_version": str(decision.get("prompt_template_hash", "")),
+        "parsed": bool(decision.get("parsed", True)),
+        "rederived_from": source,
+    }
+    if not decision.get("clear"):
+        context.log_event(
+            AssetObservation(asset_key=context.asset_key, partition=context.partition_key, metadata=metadata)
+        )
+        return
+    yield Output(decision, metadata=metadata)
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)

@@ -34,6 +34,7 @@ from .partitions import paid_issues
 costs_partitions = DailyPartitionsDefinition(
     start_date=os.environ.get("PAID_COSTS_START_DATE", "2025-01-01"), end_offset=1
 )
+LEDGER_SEQ = "ledger_seq"  # llm_costs metadata: the last `llm.call` event (by sequence) the rollup had seen
 
 
 def run_partition_keys(context: AssetCheckExecutionContext) -> list[str]:
@@ -182,6 +183,7 @@ def quality_score_valid(context: AssetCheckExecutionContext, ledger: LedgerResou
 def llm_costs(context: AssetExecutionContext, ledger: LedgerResource) -> Output:
     """Per day, project and model: calls, tokens in / out / cached and cost, from `llm.call` events."""
     events = ledger.ledger()
+    seen = events.last_seq("llm.call")  # read first: a call recorded meanwhile counts as late, never as seen
     days = [date.fromisoformat(k) for k in context.partition_keys]
     frame = costs_by_day(events, min(days), max(days))
     frame = frame[frame["day"].isin([d.isoformat() for d in days])].reset_index(drop=True)
@@ -189,6 +191,7 @@ def llm_costs(context: AssetExecutionContext, ledger: LedgerResource) -> Output:
     metadata: dict[str, Any] = {
         "rows": len(frame),
         "cost_usd": MetadataValue.float(float(frame["cost_usd"].sum()) if len(frame) else 0.0),
+        LEDGER_SEQ: seen,
     }
     if len(frame) and len(context.partition_keys) == 1:
         day = date.fromisoformat(context.partition_keys[0])

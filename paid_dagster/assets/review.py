@@ -3,18 +3,16 @@
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, MetadataValue, asset
+from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
-from ..agent.review import ai_review, findings_dicts, review_body, risk_tier
+from ..agent.review import ReviewFinding, ai_review, findings_dicts, review_body, risk_tier
 from ..agent.run import new_run_id, run_agent
-from ..github.publish import MARKER, publish_run
+from ..github.publish import MARKER, NEEDS_HUMAN, publish_run
 from ..keys import issue_key
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .issues import NO_RETRIES, _snapshot
 from .metadata import safe_metadata
 from .partitions import paid_issues
-
-NEEDS_HUMAN = "paid-needs-human"
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
@@ -34,11 +32,25 @@ def review(
     if pull_request.get("state") != "open":
         context.add_output_metadata(safe_metadata({"state": "no pull request"}))
         return {"state": "skipped"}
+    repo, number, pr = github_issue["repo"], int(github_issue["number"]), int(pull_request["number"])
+    key, attempt = issue_key(repo, number), agent_run["run_id"]
+    events = ledger.ledger()
+    finished = events.by_key(f"review.finished:{key}:{attempt}")
+    if finished is not None:
+        return rederived_review(context, finished)
+    started = events.by_key(f"review.posted:{key}:{attempt}:1") or next(
+        (e for e in events.read(stream=key, kinds=["review.skipped"]) if e.data.get("attempt") == attempt), None
+    )
+    if started is not None:
+        raise Failure(
+            f"The review of agent run {attempt} on {repo}#{pr} was started (ledger event {started.seq}) but its end"
+            " is not recorded (it was interrupted, or it predates `review.finished` events), so it cannot be"
+            " re-derived from the ledger; reviewing it again would call the model and could write to GitHub again."
+            " Comment `/paid retry` on the pull request, or relabel the issue, for a new attempt."
+        )
     config = settings.load()
     repo_settings = config.repository(github_issue["repo"])
-    client, reviewer, events = github.client(), github.review_client(), ledger.ledger()
-    repo, number, pr = github_issue["repo"], int(github_issue["number"]), int(pull_request["number"])
-    key = issue_key(repo, number)
+    client, reviewer = github.client(), github.review_client()
     overrides = Path(repo_settings.prompts_dir) if repo_settings.prompts_dir else None
     gateway = llm.gateway(events, repo)
     run = agent_run
@@ -56,6 +68,7 @@ def review(
                     "tier": tier,
                     "paths": per_path,
                     "reason": "low risk: no AI review (the tests still ran)",
+                    "attempt": attempt,
                 },
             )
             break
@@ -84,6 +97,7 @@ def review(
                     "findings": findings_dicts(findings),
                     "state": state,
                     "prompt_version": prompt_version,
+                    "attempt": attempt,
                 },
                 idempotency_key=review_key,
             )
@@ -93,22 +107,41 @@ def review(
             escalated = escalate(client, events, repo, number, pr, [f.as_line() for f in blocking], run["run_id"])
             break
         run = remediate(context, config, repo_settings, github_issue, client, github, gateway, events, blocking)
-    context.add_output_metadata(
-        safe_metadata(
-            {
-                "tier": tier,
-                "review_rounds": rounds,
-                "escalated": escalated,
-                "findings": MetadataValue.md("\n".join(f"- {f.as_line()}" for f in findings) or "none"),
-            }
-        )
-    )
-    return {
+    output = {
         "state": "escalated" if escalated else "reviewed",
         "tier": tier,
         "rounds": rounds,
         "findings": findings_dicts(findings),
     }
+    events.append(
+        key,
+        "review.finished",
+        {**output, "escalated": escalated, "pr_number": pr, "attempt": attempt},
+        idempotency_key=f"review.finished:{key}:{attempt}",
+    )
+    context.add_output_metadata(safe_metadata(review_metadata(output, escalated)))
+    return output
+
+
+def review_metadata(output: dict[str, Any], escalated: bool) -> dict[str, Any]:
+    lines = [ReviewFinding(**f).as_line() for f in output["findings"]]
+    return {
+        "tier": output["tier"],
+        "review_rounds": output["rounds"],
+        "escalated": escalated,
+        "findings": MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
+    }
+
+
+def rederived_review(context: AssetExecutionContext, finished: Any) -> dict[str, Any]:
+    """The review recorded for this agent run, again: no model call, nothing written to GitHub."""
+    output = {k: finished.data[k] for k in ("state", "tier", "rounds", "findings")}
+    source = f"ledger event {finished.seq} (review.finished of agent run {finished.data['attempt']})"
+    context.log.info(f"review re-derived from {source}: no model call, nothing written to GitHub")
+    context.add_output_metadata(
+        safe_metadata({**review_metadata(output, bool(finished.data.get("escalated"))), "rederived_from": source})
+    )
+    return output
 
 
 def remediate(

@@ -10,7 +10,8 @@ from ..config import RepoSettings
 from ..keys import parse_issue_key
 from ..ledger import Ledger
 from .client import GitHubClient
-from .observe import changed_since, observe_pull, pr_events
+from .observe import _nobody, changed_since, observe_pull, pr_events
+from .publish import hand_to_person
 
 
 @dataclass
@@ -20,6 +21,7 @@ class FollowOutcome:
     follow_up: tuple[str, str, str] | None = None  # (run key, reason, details)
     settled: bool = False
     changed: bool = False
+    note: str | None = None  # why a follow-up was not started
 
 
 def open_paid_pulls(ledger: Ledger) -> dict[str, tuple[str, int]]:
@@ -33,6 +35,17 @@ def open_paid_pulls(ledger: Ledger) -> dict[str, tuple[str, int]]:
     return pulls
 
 
+# Facts that hand an issue to a person: after them, Paid starts no follow-up run on its own.
+ESCALATIONS = ("review.escalated", "followup.exhausted")
+
+
+def escalated(ledger: Ledger, key: str) -> bool:
+    """Whether the issue was handed to a person (`paid-needs-human`) since its latest labeling."""
+    labeled = ledger.last(key, "issue.labeled")
+    since = labeled.seq if labeled is not None else 0
+    return any((event := ledger.last(key, kind)) is not None and event.seq > since for kind in ESCALATIONS)
+
+
 def follow_pull(
     client: GitHubClient,
     ledger: Ledger,
@@ -41,13 +54,16 @@ def follow_pull(
     pr_number: int,
     etags: dict[str, str],
     is_trusted: Callable[[str], bool],
+    is_paid: Callable[[str], bool] = _nobody,
 ) -> FollowOutcome:
+    """`is_paid(login)`: whether a login is one of Paid's own identities, whose reviews are not people's."""
     outcome = FollowOutcome()
+    tell_about_exhaustion(client, ledger, key)  # a notice a crash or a GitHub error left unsaid
     last = ledger.last(key, "pr.observed")
     head = last.data.get("head_sha") if last else None
     if last is not None and not changed_since(client, settings.name, pr_number, head, etags):
         return outcome
-    observation = observe_pull(client, settings.name, pr_number, is_trusted)
+    observation = observe_pull(client, settings.name, pr_number, is_trusted, is_paid)
     changed_since(client, settings.name, pr_number, observation.head_sha, etags)  # remember the new ETags
     fingerprint = observation.fingerprint()
     new_facts: list[str] = []
@@ -80,7 +96,9 @@ def follow_pull(
         outcome.score_run_key = f"{key}:score:" + ":".join(new_facts)
     if not outcome.settled and new_facts and fingerprint in new_facts:
         reason, details = _follow_up_reason(observation)
-        if reason:
+        if reason and escalated(ledger, key):
+            outcome.note = f"no follow-up ({reason}): the issue was handed to a person (paid-needs-human)"
+        elif reason:
             done = [e for e in ledger.read(stream=key, kinds=["followup.requested"])]
             if len(done) < settings.max_follow_ups:
                 run_key = f"{key}:followup:{reason}:{observation.head_sha}"
@@ -101,9 +119,40 @@ def follow_pull(
                     outcome.follow_up = (run_key, reason, details)
             elif not any(e.data.get("escalated") for e in ledger.read(stream=key, kinds=["followup.exhausted"])):
                 ledger.append(
-                    key, "followup.exhausted", {"escalated": True, "reason": reason, "limit": settings.max_follow_ups}
+                    key,
+                    "followup.exhausted",
+                    {
+                        "escalated": True,
+                        "reason": reason,
+                        "details": details,
+                        "limit": settings.max_follow_ups,
+                        "pr_number": pr_number,
+                        "head_sha": observation.head_sha,
+                    },
                 )
+                tell_about_exhaustion(client, ledger, key)
+                outcome.note = f"no follow-up ({reason}): all {settings.max_follow_ups} used; handed to a person"
     return outcome
+
+
+def tell_about_exhaustion(client: GitHubClient, ledger: Ledger, key: str) -> bool:
+    """When the follow-ups ran out: one comment on the issue and `paid-needs-human` (once per exhaustion)."""
+    exhausted = ledger.last(key, "followup.exhausted")
+    if exhausted is None or not exhausted.data.get("escalated"):
+        return False
+    repo, number = parse_issue_key(key)
+    limit, reason = exhausted.data.get("limit"), exhausted.data.get("reason", "")
+    what = {"ci_failed": "CI still fails", "changes_requested": "changes are still requested"}.get(reason, reason)
+    pr = exhausted.data.get("pr_number")
+    details = str(exhausted.data.get("details") or "").strip()
+    text = (
+        f"I used all {limit} follow-up run(s) on pull request #{pr} and {what}, so this needs a person;"
+        " I will not start another follow-up on my own."
+        + (f" What is left:\n\n```\n{details[:2000]}\n```" if details else "")
+        + "\n\nComment `/paid retry` on the pull request (or relabel the issue) to let me try again."
+    )
+    ref = f"followups-exhausted:{pr}:{exhausted.data.get('head_sha') or exhausted.seq}"
+    return hand_to_person(client, ledger, repo, number, ref, text)
 
 
 def _follow_up_reason(observation: Any) -> tuple[str | None, str]:

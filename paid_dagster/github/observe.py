@@ -13,6 +13,11 @@ from github import GithubException
 from .client import GitHubClient
 
 COMMANDS = {"+1": 1, "-1": -1, "/paid retry": 0}
+PAID_MARKER = "<!-- paid:"  # every body Paid posts carries `<!-- paid:<kind>:<ref> -->`
+
+
+def _nobody(_login: str) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,17 @@ def changed_since(client: GitHubClient, repo: str, number: int, head_sha: str | 
     return changed
 
 
-def observe_pull(client: GitHubClient, repo: str, number: int, trusted: Callable[[str], bool]) -> PullObservation:
+def observe_pull(
+    client: GitHubClient,
+    repo: str,
+    number: int,
+    trusted: Callable[[str], bool],
+    is_paid: Callable[[str], bool] = _nobody,
+) -> PullObservation:
+    """`is_paid(login)`: whether a login is one of Paid's own identities (its token's, its review token's).
+
+    Paid's own reviews (by those identities, or carrying Paid's marker) are not people's: they never count as
+    approvals or requested changes, so they can never start a follow-up run."""
     with client.explained(f"observing pull request {repo}#{number}"):
         gh_repo = client.repo(repo)
         pull = gh_repo.get_pull(number)
@@ -93,6 +108,8 @@ def observe_pull(client: GitHubClient, repo: str, number: int, trusted: Callable
         reviews: dict[str, str] = {}
         notes: list[str] = []
         for review in pull.get_reviews():
+            if PAID_MARKER in (review.body or "") or is_paid(review.user.login):
+                continue
             if review.state in ("APPROVED", "CHANGES_REQUESTED"):
                 reviews[review.user.login] = review.state
                 if review.state == "CHANGES_REQUESTED" and review.body:

@@ -164,6 +164,27 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_u
 
 
 NEEDS_INFO = "needs-info"
+NEEDS_HUMAN = "paid-needs-human"
+
+
+def hand_to_person(client: GitHubClient, ledger: Ledger, repo: str, number: int, ref: str, text: str) -> bool:
+    """One comment on the issue saying why it needs a person, and the `paid-needs-human` label; once per `ref`
+    (a ledger idempotency key, and Paid's marker looked for among the issue's comments on GitHub)."""
+    key = f"issue.commented:needs-human:{repo}#{number}:{ref}"
+    if ledger.has(key):
+        return False
+    marker = MARKER.format(kind="needs-human", ref=ref)
+    with client.explained(f"reading the comments of {repo}#{number}"):
+        already = any(marker in (c.body or "") for c in client.issue(repo, number).get_comments())
+    comment_url = None if already else client.comment(repo, number, f"{text}\n\n{marker}")
+    client.add_label(repo, number, NEEDS_HUMAN)
+    ledger.append(
+        issue_key(repo, number),
+        "issue.commented",
+        {"purpose": "needs-human", "ref": ref, "comment_url": comment_url},
+        idempotency_key=key,
+    )
+    return not already
 
 
 def ask_question(

@@ -243,6 +243,16 @@ class Ledger:
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(query)]
 
+    def last_seq(self, kind: str, since: datetime | None = None, until: datetime | None = None) -> int:
+        """The highest sequence number of `kind` events recorded in [since, until); 0 when there is none."""
+        query = sa.select(sa.func.coalesce(sa.func.max(events_table.c.seq), 0)).where(events_table.c.kind == kind)
+        if since is not None:
+            query = query.where(events_table.c.at >= _utc(since))
+        if until is not None:
+            query = query.where(events_table.c.at < _utc(until))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def count(self, kind: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(events_table)
         if kind:

@@ -54,6 +54,15 @@ class GitHubResource(ConfigurableResource):
             return GitHubClient(config.github, os.environ[env])
         return self.client()
 
+    def identities(self) -> set[str]:
+        """The logins Paid acts as on GitHub: its token's, and its review token's when set."""
+        config = self.settings.load()
+        logins = {self.client().whoami()}
+        env = config.github.review_token_env
+        if env and os.environ.get(env):
+            logins.add(GitHubClient(config.github, os.environ[env]).whoami())
+        return logins
+
 
 class LLMResource(ConfigurableResource):
     """litellm with the model of `paid.yaml`; every call becomes an `llm.call` event."""

@@ -1,4 +1,5 @@
+from .costs_sensor import paid_late_costs_sensor
 from .label_sensor import paid_label_sensor
 from .pr_sensor import paid_pr_sensor
 
-__all__ = ["paid_label_sensor", "paid_pr_sensor"]
+__all__ = ["paid_label_sensor", "paid_late_costs_sensor", "paid_pr_sensor"]

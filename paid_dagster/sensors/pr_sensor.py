@@ -34,6 +34,14 @@ def paid_pr_sensor(
     cursor = json.loads(context.cursor) if context.cursor else {}
     etags: dict[str, dict[str, str]] = cursor.get("etags", {})
     trust: dict[tuple[str, str], bool] = {}
+    paid_logins: set[str] = set()
+
+    def is_paid(login: str) -> bool:
+        """Paid's own identities (its token's and its review token's): their reviews are not people's."""
+        if not paid_logins:
+            paid_logins.update(github.identities())
+        return login in paid_logins
+
     requests: list[RunRequest] = []
     notes: list[str] = []
     for key, (repo, number) in sorted(open_paid_pulls(events).items()):
@@ -50,13 +58,17 @@ def paid_pr_sensor(
             return trust[(repo, login)]
 
         try:
-            outcome = follow_pull(client, events, repo_settings, key, number, etags.setdefault(key, {}), is_trusted)
+            outcome = follow_pull(
+                client, events, repo_settings, key, number, etags.setdefault(key, {}), is_trusted, is_paid
+            )
         except GitHubError as exc:
             notes.append(f"{repo}#{number}: {exc}")
             context.log.error(f"{repo}#{number}: {exc}")
             continue
         if outcome.settled:
             etags.pop(key, None)
+        if outcome.note:
+            notes.append(f"{repo}#{number}: {outcome.note}")
         if outcome.score_run_key:
             requests.append(RunRequest(job_name="paid_score", run_key=outcome.score_run_key, partition_key=key))
         paused, why = gate_state(events, repo)

@@ -58,3 +58,36 @@ def test_unclear_issue_asks_once_and_the_reply_triggers_again(loop: Loop) -> Non
     decisions = [e.data["clear"] for e in Ledger(loop.ledger_url).read(stream=key, kinds=["triage.decided"])]
     assert decisions == [False, True]
     assert loop.instance.get_latest_materialization_event(AssetKey("agent_run")) is not None
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_backfilling_an_unclear_triage_asks_nothing_again(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    demo = yaml.safe_load((SCRIPTS_DIR / "demo.yaml").read_text())
+    loop.stack.model.script = Script.load(
+        {
+            "conversations": [
+                {"match": "You triage GitHub issues", "turns": [{"content": UNCLEAR}]},
+                *demo["conversations"][1:],
+            ]
+        }
+    )
+    number = forge.as_user(seed.outsider).create_issue(seed.repo, "Cart total is off by a cent", "Totals are wrong")
+    forge.as_user(seed.writer).label(seed.repo, number, "paid-build")
+    key = issue_key(seed.repo, number)
+    assert len(sensor_tick(loop.instance, loop.defs, None).launched) == 1
+    mark, model_calls = forge.request_mark(), len(loop.stack.model.calls)
+    result = loop.defs.resolve_job_def("paid_build").execute_in_process(
+        instance=loop.instance,
+        partition_key=key,
+        asset_selection=[AssetKey("triage")],
+        tags={"dagster/backfill": "abcdefgh"},
+    )
+    assert result.success
+    assert forge.requests(mark) == [] and len(loop.stack.model.calls) == model_calls  # no GitHub, no model
+    issue = forge.service.find_issue(forge.repo(seed.repo), number)
+    assert len(forge.store.all("SELECT 1 FROM comments WHERE issue_id = ?", issue["id"])) == 1  # asked once only
+    assert len(Ledger(loop.ledger_url).read(stream=key, kinds=["triage.decided"])) == 1
+    observation = loop.instance.fetch_observations(AssetKey("triage"), limit=1).records[0]
+    metadata = observation.asset_observation.metadata  # type: ignore[union-attr]
+    assert metadata["decision"].value == "needs_info" and "ledger event" in metadata["rederived_from"].value

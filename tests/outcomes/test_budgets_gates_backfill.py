@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -294,3 +295,41 @@ def test_the_resume_label_lifts_a_pause_and_notices_reach_a_webhook(loop: Loop) 
     assert "paid-resume" not in [label["name"] for label in forge.store.labels_of(issue["id"])]
     assert received and received[0]["kind"] == "budget.warning" and received[0]["project"] == seed.repo
     server.shutdown()
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_yesterdays_costs_are_rolled_up_again_once_late_calls_exist(loop: Loop) -> None:
+    import sqlalchemy as sa
+
+    from paid_dagster.sensors import paid_late_costs_sensor
+
+    ledger = Ledger(loop.ledger_url)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    evening = datetime(yesterday.year, yesterday.month, yesterday.day, 23, tzinfo=UTC)
+
+    def call(at: datetime, cost: float) -> None:
+        ledger.append("octo-org__shopcart__1", "llm.call", {"model": "m", "cost_usd": cost, "tokens_in": 1}, at=at)
+
+    def tick() -> Any:
+        return sensor_tick(loop.instance, loop.defs, None, sensor=paid_late_costs_sensor)
+
+    def rolled_up() -> float:
+        with ledger.engine.connect() as conn:
+            query = sa.text("SELECT SUM(cost_usd) FROM paid_llm_costs WHERE partition_key = :day")
+            return float(conn.execute(query, {"day": yesterday.isoformat()}).scalar_one() or 0.0)
+
+    call(evening, 0.10)
+    # The last on-cron materialization of the day, at 23:30.
+    job = loop.defs.resolve_job_def("paid_costs")
+    assert job.execute_in_process(instance=loop.instance, partition_key=yesterday.isoformat()).success
+    assert rolled_up() == pytest.approx(0.10)
+    idle = tick()
+    assert not idle.run_keys and "counted every call" in (idle.skip_reason or "")
+    call(evening + timedelta(minutes=45), 0.05)  # 23:45: after the last tick before midnight
+    late = tick()
+    assert late.run_keys == [f"llm_costs:{yesterday}:{ledger.last_seq('llm.call')}"] and len(late.launched) == 1
+    assert rolled_up() == pytest.approx(0.15)  # yesterday's partition now counts the late call
+    after = tick()
+    assert not after.run_keys  # once: every call is counted now
+    call(datetime.now(UTC), 0.01)  # today's calls are the cron's business
+    assert not tick().run_keys

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import sqlalchemy as sa
 import yaml
 from paid_standins.inprocess import sensor_tick
 
@@ -72,3 +75,120 @@ def test_low_risk_changes_skip_the_ai_review(loop: Loop) -> None:
     assert ledger.read(kinds=["review.skipped"]) and not ledger.read(kinds=["review.posted"])
     assert "review" not in [e.data["purpose"] for e in ledger.read(kinds=["llm.call"])]
     assert ledger.read(kinds=["checks.ran"])  # the tests still ran
+
+
+def _escalated_build(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paid reviews as the admin (github.review_token_env), requests changes three times and escalates."""
+    seed, forge = loop.stack.seed, loop.stack.forge
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    data["github"]["review_token_env"] = "PAID_REVIEW_TOKEN"
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("PAID_REVIEW_TOKEN", forge.token(seed.admin))
+    loop.stack.model.script.conversations.insert(
+        0, {"match": "You review a pull request", "turns": [{"content": BLOCKING}]}
+    )
+    forge.as_user(seed.writer).label(seed.repo, 1, "paid-build")
+    assert len(sensor_tick(loop.instance, loop.defs, None).launched) == 1
+    assert Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["review.escalated"])
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_paids_own_review_never_starts_follow_ups_after_escalation(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paid_dagster.sensors import paid_pr_sensor
+
+    seed, forge = loop.stack.seed, loop.stack.forge
+    _escalated_build(loop, monkeypatch)
+    key = issue_key(seed.repo, 1)
+    runs_before = len(Ledger(loop.ledger_url).read(stream=key, kinds=["run.started"]))
+    first = sensor_tick(loop.instance, loop.defs, None, sensor=paid_pr_sensor)
+    assert not [k for k in first.run_keys if ":followup:" in k]  # Paid's REQUEST_CHANGES is not a person's
+    # Escalated: even a person's request for changes and a CI failure start no automatic follow-up.
+    pr = int(forge.store.scalar("SELECT i.number FROM pulls p JOIN issues i ON i.id = p.issue_id"))
+    forge.as_user(seed.writer).review(seed.repo, pr, "REQUEST_CHANGES", "please rename the loop variable")
+    forge.as_user(seed.admin).check_run(seed.repo, forge.as_user(seed.admin).head_sha(seed.repo, pr), "ci", "failure")
+    second = sensor_tick(loop.instance, loop.defs, first.cursor, sensor=paid_pr_sensor)
+    assert second.run_keys and not [k for k in second.run_keys if ":followup:" in k]  # re-scored, not followed up
+    ledger = Ledger(loop.ledger_url)
+    assert not ledger.read(stream=key, kinds=["followup.requested"])
+    assert len(ledger.read(stream=key, kinds=["run.started"])) == runs_before
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_paids_review_identity_is_not_a_person_but_a_person_is(loop: Loop, monkeypatch: pytest.MonkeyPatch) -> None:
+    from paid_dagster.agent.review import ReviewFinding, review_body
+    from paid_dagster.config import load_config
+    from paid_dagster.github.client import GitHubClient
+    from paid_dagster.sensors import paid_pr_sensor
+
+    seed, forge = loop.stack.seed, loop.stack.forge
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    data["github"]["review_token_env"] = "PAID_REVIEW_TOKEN"
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+    monkeypatch.setenv("PAID_REVIEW_TOKEN", forge.token(seed.admin))
+    forge.as_user(seed.writer).label(seed.repo, 1, "paid-build")
+    assert len(sensor_tick(loop.instance, loop.defs, None).launched) == 1  # the demo's review: minor only
+    pr = int(forge.store.scalar("SELECT i.number FROM pulls p JOIN issues i ON i.id = p.issue_id"))
+    # Paid's review identity requests changes, exactly as the review stage posts them (body and all).
+    reviewer = GitHubClient(load_config(loop.stack.config_path).github, forge.token(seed.admin))
+    finding = ReviewFinding("shopcart/cart.py", 15, "security", "blocking", "validate the prices")
+    assert reviewer.post_review(seed.repo, pr, "REQUEST_CHANGES", review_body("medium", [finding], 1), []) == (
+        "CHANGES_REQUESTED"
+    )
+    first = sensor_tick(loop.instance, loop.defs, None, sensor=paid_pr_sensor)
+    assert not [k for k in first.run_keys if ":followup:" in k]
+    # A person's request for changes is followed up, with their notes.
+    forge.as_user(seed.writer).review(seed.repo, pr, "REQUEST_CHANGES", "please rename the loop variable")
+    second = sensor_tick(loop.instance, loop.defs, first.cursor, sensor=paid_pr_sensor)
+    assert len([k for k in second.run_keys if ":followup:changes_requested:" in k]) == 1
+    requested = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["followup.requested"])
+    assert len(requested) == 1 and "rename the loop variable" in requested[0].data["details"]
+    assert "validate the prices" not in requested[0].data["details"]
+
+
+def backfill(loop: Loop, key: str, *assets: str) -> Any:
+    """What a backfill of these assets runs for one partition: a run of them alone, tagged as a backfill's."""
+    from dagster import AssetKey
+
+    return loop.defs.resolve_job_def("paid_build").execute_in_process(
+        instance=loop.instance,
+        partition_key=key,
+        asset_selection=[AssetKey(a) for a in assets],
+        tags={"dagster/backfill": "abcdefgh"},
+        raise_on_error=False,
+    )
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_backfilling_triage_and_review_rederives_them_without_the_model_or_github(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import AssetKey
+
+    seed, forge = loop.stack.seed, loop.stack.forge
+    _escalated_build(loop, monkeypatch)  # triage, the agent, three reviews, two remediations, an escalation
+    key = issue_key(seed.repo, 1)
+    ledger = Ledger(loop.ledger_url)
+    before = {kind: len(ledger.read(stream=key, kinds=[kind])) for kind in ("triage.decided", "review.posted")}
+    mark, model_calls = forge.request_mark(), len(loop.stack.model.calls)
+    for _ in range(2):  # a backfill, and another one
+        result = backfill(loop, key, "triage", "review")
+        assert result.success
+        assert result.output_for_node("review")["state"] == "escalated"
+        assert result.output_for_node("review")["rounds"] == 3
+        assert result.output_for_node("triage")["clear"] is True
+    assert forge.requests(mark) == []  # not one request to GitHub, so no write either
+    assert len(loop.stack.model.calls) == model_calls  # no model call
+    assert {kind: len(ledger.read(stream=key, kinds=[kind])) for kind in before} == before
+    for asset in ("triage", "review"):
+        latest = loop.instance.get_latest_materialization_event(AssetKey(asset))
+        assert latest is not None and latest.asset_materialization is not None
+        assert "ledger event" in latest.asset_materialization.metadata["rederived_from"].value
+    # A review whose end the ledger does not hold is refused, with the reason, rather than done again.
+    loop.stack.model.script.conversations.pop(0)
+    assert len(ledger.read(stream=key, kinds=["review.finished"])) == 1
+    with ledger.engine.begin() as conn:  # (the test's own surgery: the ledger itself never deletes)
+        conn.execute(sa.text("DELETE FROM paid_events WHERE kind = 'review.finished'"))
+    refused = backfill(loop, key, "review")
+    assert not refused.success and forge.requests(mark) == [] and len(loop.stack.model.calls) == model_calls
+    failure = next(e for e in refused.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "cannot be re-derived from the ledger" in str(failure.step_failure_data.error)

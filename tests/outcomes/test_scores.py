@@ -136,3 +136,53 @@ def test_prompt_outcomes_relate_prompt_versions_and_models_to_scores_and_cost(lo
     assert row["mean_cost_usd"] > 0 and row["cost_per_point_usd"] == pytest.approx(
         row["mean_cost_usd"] / row["mean_score"]
     )
+
+
+def test_when_the_follow_ups_run_out_the_issue_is_told_once_and_labeled(loop: Loop) -> None:
+    import yaml
+
+    from paid_dagster.config import load_config
+    from paid_dagster.github.client import GitHubClient
+    from paid_dagster.github.follow import tell_about_exhaustion
+
+    seed, forge = loop.stack.seed, loop.stack.forge
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    data["repositories"][0]["max_follow_ups"] = 1
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+    number, head = build_pr(loop)
+    follow_up = [  # the follow-up commits something, so CI runs again on a new head
+        {"content": "THOUGHT: more\n\n```mswea_bash_command\necho '# checked' >> shopcart/cart.py\n```"},
+        {"content": "THOUGHT: done\n\n```mswea_bash_command\necho COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT\n```"},
+    ]
+    loop.stack.model.script.conversations.insert(0, {"match": "follow-up on the open pull request", "turns": follow_up})
+    admin = forge.as_user(seed.admin)
+    admin.check_run(seed.repo, head, "tests", "failure", "test_total_counts_every_item failed")
+    first = pr_tick(loop, None)
+    assert len([k for k in first.run_keys if ":followup:ci_failed:" in k]) == 1  # the one follow-up allowed
+    assert admin.head_sha(seed.repo, number) != head
+    admin.check_run(seed.repo, admin.head_sha(seed.repo, number), "tests", "failure", "still failing")
+    second = pr_tick(loop, first.cursor)
+    assert not [k for k in second.run_keys if ":followup:" in k]
+    key = issue_key(seed.repo, 1)
+    ledger = Ledger(loop.ledger_url)
+    assert [e.data["escalated"] for e in ledger.read(stream=key, kinds=["followup.exhausted"])] == [True]
+    issue = forge.service.find_issue(forge.repo(seed.repo), 1)
+
+    def notices() -> list[str]:
+        bodies = [c["body"] for c in forge.store.all("SELECT body FROM comments WHERE issue_id = ?", issue["id"])]
+        return [b for b in bodies if "<!-- paid:needs-human:followups-exhausted:" in b]
+
+    assert len(notices()) == 1 and "needs a person" in notices()[0] and "still failing" in notices()[0]
+    assert "paid-needs-human" in [label["name"] for label in forge.store.labels_of(issue["id"])]
+    # More changes on the PR: no second notice, no follow-up.
+    admin.check_run(seed.repo, admin.head_sha(seed.repo, number), "lint", "failure", "again")
+    third = pr_tick(loop, second.cursor)
+    assert not [k for k in third.run_keys if ":followup:" in k] and len(notices()) == 1
+    # A ledger that lost the record (a crash between the comment and the event): GitHub's marker guards it.
+    other = Ledger(f"sqlite:///{loop.stack.config_path.parent / 'other-ledger.sqlite3'}")
+    exhausted = ledger.last(key, "followup.exhausted")
+    assert exhausted is not None
+    other.append(key, "followup.exhausted", exhausted.data)
+    client = GitHubClient(load_config(loop.stack.config_path).github, forge.token(seed.bot))
+    assert tell_about_exhaustion(client, other, key) is False and len(notices()) == 1
+    assert other.read(stream=key, kinds=["issue.commented"])  # now recorded there too
