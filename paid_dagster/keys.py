@@ -22,6 +22,12 @@ def parse_issue_key(key: str) -> tuple[str, int]:
     return f"{match['owner']}/{match['repo']}", int(match["number"])
 
 
+def idempotency_key(kind: str, *parts: object) -> str:
+    """The key that makes a fact or a side effect happen once: its kind, then what identifies it (an issue is
+    always named by `issue_key`), joined by colons."""
+    return ":".join([str(kind), *(str(p) for p in parts)])
+
+
 def branch_name(prefix: str, number: int, title: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40].strip("-") or "issue"
     return f"{prefix}{number}-{slug}"

@@ -21,15 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from ..sandbox import DEFAULT_IMAGE, Sandbox, open_sandbox, toolchain_dirs
 from ..secrets import redact
 from .engine import EngineResult
 from .guardrails import Budget, Limits
+from .outcome import RunOutcome
 
 
 @dataclass(frozen=True)
 class CliReport:
-    outcome: str
+    outcome: RunOutcome
     turns: int
     tokens_in: int
     tokens_out: int
@@ -74,9 +76,9 @@ class CliEngine:
     def run(self, task: str, sandbox: Sandbox, limits: Limits, budget: Budget | None = None) -> EngineResult:
         executable = shutil.which(self.executable)
         if executable is None:
-            return EngineResult("failed", 0, 0.0, f"the {self.name} CLI ({self.executable}) is not installed")
+            return EngineResult(RunOutcome.FAILED, 0, 0.0, f"the {self.name} CLI ({self.executable}) is not installed")
         if self.key_env and not os.environ.get(self.key_env):
-            return EngineResult("failed", 0, 0.0, f"{self.key_env} is not set: the {self.name} CLI needs it")
+            return EngineResult(RunOutcome.FAILED, 0, 0.0, f"{self.key_env} is not set: the {self.name} CLI needs it")
         started = time.monotonic()
         command = shlex.join([executable, *self.argv(task, limits)[1:]])
         with_network = open_sandbox(
@@ -89,11 +91,13 @@ class CliEngine:
         report = (
             self.parse(result.output, limits)
             if not result.timed_out
-            else CliReport("timeout", 0, 0, 0, 0, 0.0, f"the {self.name} CLI ran past {limits.wall_time_seconds} s")
+            else CliReport(
+                RunOutcome.TIMEOUT, 0, 0, 0, 0, 0.0, f"the {self.name} CLI ran past {limits.wall_time_seconds} s"
+            )
         )
-        if result.returncode not in (0, None) and report.outcome == "completed":
+        if result.returncode not in (0, None) and report.outcome == RunOutcome.COMPLETED:
             report = CliReport(
-                "failed",
+                RunOutcome.FAILED,
                 report.turns,
                 report.tokens_in,
                 report.tokens_out,
@@ -103,7 +107,7 @@ class CliEngine:
             )
         self.ledger.append(
             self.stream,
-            "llm.call",
+            Kind.LLM_CALL,
             {
                 "model": self.model or self.name,
                 "purpose": "agent",
@@ -146,13 +150,13 @@ class ClaudeCodeEngine(CliEngine):
     def parse(self, output: str, limits: Limits) -> CliReport:
         data = _last_json_object(output)
         if data is None:
-            return CliReport("failed", 0, 0, 0, 0, 0.0, "no JSON result from claude: " + output[-300:])
+            return CliReport(RunOutcome.FAILED, 0, 0, 0, 0, 0.0, "no JSON result from claude: " + output[-300:])
         usage = data.get("usage") or {}
         subtype = data.get("subtype", "")
         outcome = (
-            "completed"
+            RunOutcome.COMPLETED
             if subtype == "success" and not data.get("is_error")
-            else ("limits_exceeded" if subtype == "error_max_turns" else "failed")
+            else (RunOutcome.LIMITS_EXCEEDED if subtype == "error_max_turns" else RunOutcome.FAILED)
         )
         return CliReport(
             outcome,
@@ -195,7 +199,7 @@ class CodexEngine(CliEngine):
             elif kind == "item.completed" and (event.get("item") or {}).get("type") == "agent_message":
                 summary = str(event["item"].get("text") or "")
         return CliReport(
-            "failed" if failed else "completed",
+            RunOutcome.FAILED if failed else RunOutcome.COMPLETED,
             turns,
             tokens_in,
             tokens_out,
@@ -241,7 +245,7 @@ class AiderEngine(CliEngine):
         tokens_out = sum(count(t[4], t[5]) for t in tokens)
         cost = float(costs[-1][1]) if costs else 0.0
         return CliReport(
-            "completed" if tokens else "failed",
+            RunOutcome.COMPLETED if tokens else RunOutcome.FAILED,
             len(tokens),
             tokens_in,
             tokens_out,

@@ -24,21 +24,20 @@ from ..llm import LLMError, LLMGateway
 from ..llm.gateway import BudgetExceeded
 from ..sandbox import Sandbox
 from .guardrails import WIND_DOWN, Budget, Limits, Trip, check_before_call, nearly_spent, repeated_action
+from .outcome import TRIPS, RunOutcome
 from .prompts import load_template
 
 OUTCOMES = {
-    "Submitted": "completed",
-    "LimitsExceeded": "limits_exceeded",
-    "TimeExceeded": "timeout",
-    "RepeatedFormatError": "format_errors",
+    "Submitted": RunOutcome.COMPLETED,
+    "LimitsExceeded": RunOutcome.LIMITS_EXCEEDED,
+    "TimeExceeded": RunOutcome.TIMEOUT,
+    "RepeatedFormatError": RunOutcome.FORMAT_ERRORS,
 }
-
-TRIP_OUTCOMES = ("limits_exceeded", "timeout", "loop_detected", "budget_exceeded")
 
 
 @dataclass
 class EngineResult:
-    outcome: str
+    outcome: RunOutcome
     turns: int
     cost_usd: float
     summary: str
@@ -176,15 +175,17 @@ class MiniSweAgentEngine:
             status = str(info.get("exit_status", ""))
             summary = str(info.get("submission", "")) or status
         except BudgetExceeded as exc:
-            status, summary = "budget_exceeded", str(exc)
+            status, summary = RunOutcome.BUDGET_EXCEEDED, str(exc)
         except LLMError as exc:
-            status, summary = "model_error", str(exc)
+            status, summary = RunOutcome.MODEL_ERROR, str(exc)
         budget.turns += agent.n_calls
         budget.cost += agent.cost
         if agent.trip is not None:
             status = agent.trip.outcome
         return EngineResult(
-            outcome=OUTCOMES.get(status, status if status in ("model_error", *TRIP_OUTCOMES) else "failed"),
+            outcome=OUTCOMES.get(
+                status, RunOutcome(status) if status in (RunOutcome.MODEL_ERROR, *TRIPS) else RunOutcome.FAILED
+            ),
             turns=agent.n_calls,
             cost_usd=agent.cost,
             summary=summary.strip()[:2000],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .outcome import RunOutcome
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -28,7 +30,7 @@ class Budget:
 
 @dataclass(frozen=True)
 class Trip:
-    outcome: str  # limits_exceeded | timeout | loop_detected
+    outcome: RunOutcome
     budget: str
     reason: str
 
@@ -36,11 +38,15 @@ class Trip:
 def check_before_call(limits: Limits, turns: int, elapsed: float, cost: float) -> Trip | None:
     """Whether the next model call would break a budget; turns and cost are what was already spent."""
     if limits.max_turns and turns >= limits.max_turns:
-        return Trip("limits_exceeded", "turns", f"reached the limit of {limits.max_turns} turns")
+        return Trip(RunOutcome.LIMITS_EXCEEDED, "turns", f"reached the limit of {limits.max_turns} turns")
     if limits.cost_ceiling_usd and cost >= limits.cost_ceiling_usd:
-        return Trip("limits_exceeded", "cost", f"spent ${cost:.4f}, at the ceiling of ${limits.cost_ceiling_usd:.2f}")
+        return Trip(
+            RunOutcome.LIMITS_EXCEEDED, "cost", f"spent ${cost:.4f}, at the ceiling of ${limits.cost_ceiling_usd:.2f}"
+        )
     if limits.wall_time_seconds and elapsed >= limits.wall_time_seconds:
-        return Trip("timeout", "wall_time", f"ran {elapsed:.0f} s, the limit is {limits.wall_time_seconds:.0f} s")
+        return Trip(
+            RunOutcome.TIMEOUT, "wall_time", f"ran {elapsed:.0f} s, the limit is {limits.wall_time_seconds:.0f} s"
+        )
     return None
 
 
@@ -59,7 +65,9 @@ def nearly_spent(limits: Limits, turns: int, elapsed: float, cost: float) -> str
 def repeated_action(commands: list[str], repeats: int) -> Trip | None:
     """The same command `repeats` times in a row: the agent is going round in circles."""
     if repeats and len(commands) >= repeats and len({c.strip() for c in commands[-repeats:]}) == 1:
-        return Trip("loop_detected", "loop", f"ran the same command {repeats} times in a row: {commands[-1][:120]!r}")
+        return Trip(
+            RunOutcome.LOOP_DETECTED, "loop", f"ran the same command {repeats} times in a row: {commands[-1][:120]!r}"
+        )
     return None
 
 

@@ -13,14 +13,16 @@ from ..checks.findings import CheckResult, summarize
 from ..checks.runner import run_checks
 from ..config import ChecksSettings, PaidConfig, RepoSettings
 from ..github.client import IssueSnapshot
-from ..keys import branch_name, issue_key
+from ..keys import branch_name, idempotency_key, issue_key
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from ..llm import LLMGateway
 from ..safe_text import clean, one_line
 from ..sandbox import Sandbox, open_sandbox
 from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget, Limits
+from .outcome import RunOutcome
 from .prompts import fence, render_task, sanitize_untrusted
 from .workspace import Workspace
 
@@ -32,7 +34,7 @@ class AgentRunResult:
     number: int
     branch: str
     base: str
-    outcome: str
+    outcome: RunOutcome
     engine: str
     sandbox: str
     model: str
@@ -63,9 +65,6 @@ class AgentRunResult:
         return asdict(self)
 
 
-SECRET_IN_CHANGES = "secret_in_changes"
-
-
 def commit_message(issue: IssueSnapshot, run_id: str, outcome: str) -> str:
     title = one_line(issue.title, 120, fallback=f"Issue #{issue.number}")
     return f"{title} (#{issue.number})\n\nMade by Paid, run {run_id} ({outcome})."
@@ -76,7 +75,7 @@ def new_run_id() -> str:
 
 
 def llm_totals(ledger: Ledger, stream: str, run_id: str) -> dict[str, float]:
-    calls = [e.data for e in ledger.read(stream=stream, kinds=["llm.call"]) if e.data.get("run_id") == run_id]
+    calls = [e.data for e in ledger.read(stream=stream, kinds=[Kind.LLM_CALL]) if e.data.get("run_id") == run_id]
     return {
         "llm_calls": len(calls),
         "tokens_in": sum(int(c.get("tokens_in", 0)) for c in calls),
@@ -125,14 +124,14 @@ def work_in_rounds(
         result = engine.run(prompt, sandbox, limits, budget)
         total_turns += result.turns
         commands += result.commands
-        if result.outcome != "completed" or not settings.enabled:
+        if result.outcome != RunOutcome.COMPLETED or not settings.enabled:
             break
         checks = run_checks(sandbox, worktree, settings.timeout_seconds)
         rounds.append(checks)
         summary = summarize(checks)
         ledger.append(
             stream,
-            "checks.ran",
+            Kind.CHECKS_RAN,
             {"run_id": run_id, "round": number, "summary": summary, "checks": [c.as_dict() for c in checks]},
         )
         if summary["status"] != "failed" or number == settings.max_rounds:
@@ -162,7 +161,7 @@ def run_agent(
     started = time.monotonic()
     ledger.append(
         stream,
-        "run.started",
+        Kind.RUN_STARTED,
         {
             "run_id": run_id,
             "repo": issue.repo,
@@ -173,7 +172,7 @@ def run_agent(
             "model": config.model.name,
             **(attempt or {}),
         },
-        idempotency_key=f"run.started:{run_id}",
+        idempotency_key=idempotency_key(Kind.RUN_STARTED, run_id),
     )
     try:
         workspace = Workspace(Path(config.work_dir) / run_id / "repo", clone_url, token, branch, base)
@@ -189,7 +188,7 @@ def run_agent(
             )
         ledger.append(
             stream,
-            "decision.made",
+            Kind.DECISION_MADE,
             {
                 "run_id": run_id,
                 "decision": "engine_and_model",
@@ -224,17 +223,19 @@ def run_agent(
         outcome = (
             result.outcome
             if workspace.commits_ahead()
-            else ("no_changes" if result.outcome == "completed" else result.outcome)
+            else (RunOutcome.NO_CHANGES if result.outcome == RunOutcome.COMPLETED else result.outcome)
         )
         stopped_because = result.tripped
         leaked = workspace.secrets_in_changes() if workspace.commits_ahead() else []
         if leaked:
             # Refused here, before anything leaves; the push refuses it again should anything slip past.
-            outcome = SECRET_IN_CHANGES
+            outcome = RunOutcome.SECRET_IN_CHANGES
             stopped_because = f"the changes contain a secret ({', '.join(leaked)}), so nothing was pushed"
-            ledger.append(stream, "changes.refused", {"run_id": run_id, "reason": "secret", "origins": leaked})
+            ledger.append(stream, Kind.CHANGES_REFUSED, {"run_id": run_id, "reason": "secret", "origins": leaked})
         if snapshot.refused:
-            ledger.append(stream, "changes.refused", {"run_id": run_id, "reason": "paths", "paths": snapshot.refused})
+            ledger.append(
+                stream, Kind.CHANGES_REFUSED, {"run_id": run_id, "reason": "paths", "paths": snapshot.refused}
+            )
         run = AgentRunResult(
             run_id=run_id,
             repo=issue.repo,
@@ -271,16 +272,16 @@ def run_agent(
     except Exception as exc:
         ledger.append(
             stream,
-            "run.finished",
+            Kind.RUN_FINISHED,
             {
                 "run_id": run_id,
-                "outcome": "error",
+                "outcome": RunOutcome.ERROR,
                 "error": f"{type(exc).__name__}: {exc}",
                 "duration_s": round(time.monotonic() - started, 3),
                 **llm_totals(ledger, stream, run_id),
             },
-            idempotency_key=f"run.finished:{run_id}",
+            idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id),
         )
         raise
-    ledger.append(stream, "run.finished", run.as_dict(), idempotency_key=f"run.finished:{run_id}")
+    ledger.append(stream, Kind.RUN_FINISHED, run.as_dict(), idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id))
     return run

@@ -13,6 +13,7 @@ from ..github.client import IssueSnapshot
 from ..github.publish import NEEDS_INFO, ask_question, publish_run
 from ..keys import parse_issue_key
 from ..ledger import Event
+from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from ..safe_text import one_line
 from .metadata import safe_log, safe_metadata
@@ -25,7 +26,7 @@ def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dic
     tags = context.run.tags
     if tags.get("paid/labeler"):
         return {"labeler": tags["paid/labeler"], "label_event_id": tags.get("paid/label_event_id")}
-    event = ledger_res.ledger().last(context.partition_key, "issue.labeled")
+    event = ledger_res.ledger().last(context.partition_key, Kind.ISSUE_LABELED)
     return {"labeler": event.data.get("labeler"), "label_event_id": event.data.get("label_event_id")} if event else {}
 
 
@@ -37,7 +38,7 @@ def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger:
     labeling = _labeling(context, ledger)
     ledger.ledger().append(
         context.partition_key,
-        "issue.snapshot",
+        Kind.ISSUE_SNAPSHOT,
         {
             "title": snapshot.title,
             "labels": list(snapshot.labels),
@@ -68,7 +69,7 @@ def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
     """What the PR sensor saw (CI failures, requested changes) when this run is a follow-up."""
     if context.run.tags.get("paid/cause") != "follow_up":
         return ""
-    requested = events.last(context.partition_key, "followup.requested")
+    requested = events.last(context.partition_key, Kind.FOLLOW_UP_REQUESTED)
     if requested is None:
         return ""
     return f"Reason: {requested.data['reason']}\n{requested.data.get('details', '')}"
@@ -120,7 +121,7 @@ def triage(
     decision = triage_issue(llm.gateway(events, issue.repo), issue, context.partition_key, discussion, overrides)
     events.append(
         context.partition_key,
-        "triage.decided",
+        Kind.TRIAGE_DECIDED,
         {**decision.as_dict(), "dagster_run_id": context.run.run_id, "attempt": attempt, "run_key": run_key},
     )
     metadata = {
@@ -150,7 +151,7 @@ def recorded_triage(events: Any, key: str, attempt: str, run_key: str | None) ->
     """The decision already recorded for this attempt (the label event, or the author's reply, that started it),
     unless this run is a new attempt of its own: a run the sensors launched carries a run key never used before,
     while a backfill, a materialization from the UI or a re-execution carries none (or the same one)."""
-    for event in reversed(events.read(stream=key, kinds=["triage.decided"])):
+    for event in reversed(events.read(stream=key, kinds=[Kind.TRIAGE_DECIDED])):
         if event.data.get("attempt") == attempt and run_key in (None, event.data.get("run_key")):
             return event
     return None

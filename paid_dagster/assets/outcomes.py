@@ -22,6 +22,7 @@ from dagster import (
 )
 
 from ..keys import parse_issue_key
+from ..ledger.kinds import Kind
 from ..outcomes import gates
 from ..outcomes.costs import costs_by_day, daily_totals, hourly_costs, markdown_table, sparkline
 from ..outcomes.costs import project_spend as spend_by_project
@@ -84,7 +85,7 @@ def quality_score(context: AssetExecutionContext, settings: SettingsResource, le
             **{f"c_{k}": v for k, v in result.components.items()},
         }
         rows.append(row)
-        scored.append({"stream": key, "kind": "quality.scored", "data": {**row, "components": result.components}})
+        scored.append({"stream": key, "kind": Kind.QUALITY_SCORED, "data": {**row, "components": result.components}})
     events.append_many(scored)
     frame = pd.DataFrame(rows)
     if len(rows) == 1:
@@ -96,7 +97,7 @@ def quality_score(context: AssetExecutionContext, settings: SettingsResource, le
                 if k.startswith("c_")
             ]
         )
-        trend = [float(e.data["score"]) for e in events.read(stream=row["partition_key"], kinds=["quality.scored"])]
+        trend = [float(e.data["score"]) for e in events.read(stream=row["partition_key"], kinds=[Kind.QUALITY_SCORED])]
         metadata: dict[str, Any] = {
             "score": MetadataValue.float(row["score"]),
             "settled": row["settled"],
@@ -183,7 +184,7 @@ def quality_score_valid(context: AssetCheckExecutionContext, ledger: LedgerResou
 def llm_costs(context: AssetExecutionContext, ledger: LedgerResource) -> Output:
     """Per day, project and model: calls, tokens in / out / cached and cost, from `llm.call` events."""
     events = ledger.ledger()
-    seen = events.last_seq("llm.call")  # read first: a call recorded meanwhile counts as late, never as seen
+    seen = events.last_seq(Kind.LLM_CALL)  # read first: a call recorded meanwhile counts as late, never as seen
     days = [date.fromisoformat(k) for k in context.partition_keys]
     frame = costs_by_day(events, min(days), max(days))
     frame = frame[frame["day"].isin([d.isoformat() for d in days])].reset_index(drop=True)

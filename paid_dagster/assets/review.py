@@ -8,7 +8,8 @@ from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 from ..agent.review import ReviewFinding, ai_review, findings_dicts, review_body, risk_tier
 from ..agent.run import new_run_id, run_agent
 from ..github.publish import MARKER, NEEDS_HUMAN, publish_run
-from ..keys import issue_key
+from ..keys import idempotency_key, issue_key
+from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .issues import NO_RETRIES, _snapshot
 from .metadata import safe_metadata
@@ -35,11 +36,11 @@ def review(
     repo, number, pr = github_issue["repo"], int(github_issue["number"]), int(pull_request["number"])
     key, attempt = issue_key(repo, number), agent_run["run_id"]
     events = ledger.ledger()
-    finished = events.by_key(f"review.finished:{key}:{attempt}")
+    finished = events.by_key(idempotency_key(Kind.REVIEW_FINISHED, key, attempt))
     if finished is not None:
         return rederived_review(context, finished)
-    started = events.by_key(f"review.posted:{key}:{attempt}:1") or next(
-        (e for e in events.read(stream=key, kinds=["review.skipped"]) if e.data.get("attempt") == attempt), None
+    started = events.by_key(idempotency_key(Kind.REVIEW_POSTED, key, attempt, 1)) or next(
+        (e for e in events.read(stream=key, kinds=[Kind.REVIEW_SKIPPED]) if e.data.get("attempt") == attempt), None
     )
     if started is not None:
         raise Failure(
@@ -62,7 +63,7 @@ def review(
         if tier == "low":
             events.append(
                 key,
-                "review.skipped",
+                Kind.REVIEW_SKIPPED,
                 {
                     "pr_number": pr,
                     "tier": tier,
@@ -75,7 +76,7 @@ def review(
         rounds = round_number
         findings, prompt_version = ai_review(gateway, repo, pr, diff, key, run["run_id"], overrides)
         blocking = [f for f in findings if f.severity == "blocking"]
-        review_key = f"review.posted:{key}:{run['run_id']}:{round_number}"
+        review_key = idempotency_key(Kind.REVIEW_POSTED, key, run["run_id"], round_number)
         if not events.has(review_key):
             comments = [
                 {"path": f.file, "line": max(f.line, 1), "body": f.message} for f in findings if f.file in paths
@@ -89,7 +90,7 @@ def review(
             )
             events.append(
                 key,
-                "review.posted",
+                Kind.REVIEW_POSTED,
                 {
                     "pr_number": pr,
                     "round": round_number,
@@ -115,9 +116,9 @@ def review(
     }
     events.append(
         key,
-        "review.finished",
+        Kind.REVIEW_FINISHED,
         {**output, "escalated": escalated, "pr_number": pr, "attempt": attempt},
-        idempotency_key=f"review.finished:{key}:{attempt}",
+        idempotency_key=idempotency_key(Kind.REVIEW_FINISHED, key, attempt),
     )
     context.add_output_metadata(safe_metadata(review_metadata(output, escalated)))
     return output
@@ -176,7 +177,7 @@ def remediate(
 
 
 def escalate(client: Any, events: Any, repo: str, number: int, pr: int, left: list[str], run_id: str) -> bool:
-    key = f"review.escalated:{issue_key(repo, number)}:{run_id}"
+    key = idempotency_key(Kind.REVIEW_ESCALATED, issue_key(repo, number), run_id)
     if events.has(key):
         return False
     body = (
@@ -188,5 +189,5 @@ def escalate(client: Any, events: Any, repo: str, number: int, pr: int, left: li
     )
     client.comment(repo, number, body)
     client.add_label(repo, number, NEEDS_HUMAN)
-    events.append(issue_key(repo, number), "review.escalated", {"pr_number": pr, "left": left}, idempotency_key=key)
+    events.append(issue_key(repo, number), Kind.REVIEW_ESCALATED, {"pr_number": pr, "left": left}, idempotency_key=key)
     return True

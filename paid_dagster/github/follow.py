@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import RepoSettings
-from ..keys import parse_issue_key
+from ..keys import idempotency_key, parse_issue_key
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from .client import GitHubClient
 from .observe import _nobody, changed_since, observe_pull, pr_events
 from .publish import hand_to_person
@@ -27,21 +28,21 @@ class FollowOutcome:
 def open_paid_pulls(ledger: Ledger) -> dict[str, tuple[str, int]]:
     """Issue key → (repo, PR number) for every PR Paid opened that no observation has seen closed."""
     pulls: dict[str, tuple[str, int]] = {}
-    for event in ledger.iter(kinds=["pr.opened"]):
+    for event in ledger.iter(kinds=[Kind.PR_OPENED]):
         pulls[event.stream] = (parse_issue_key(event.stream)[0], int(event.data["pr_number"]))
-    for event in ledger.iter(kinds=["pr.observed"]):
+    for event in ledger.iter(kinds=[Kind.PR_OBSERVED]):
         if event.stream in pulls and (event.data.get("merged") or event.data.get("state") == "closed"):
             pulls.pop(event.stream, None)
     return pulls
 
 
 # Facts that hand an issue to a person: after them, Paid starts no follow-up run on its own.
-ESCALATIONS = ("review.escalated", "followup.exhausted")
+ESCALATIONS = (Kind.REVIEW_ESCALATED, Kind.FOLLOW_UP_EXHAUSTED)
 
 
 def escalated(ledger: Ledger, key: str) -> bool:
     """Whether the issue was handed to a person (`paid-needs-human`) since its latest labeling."""
-    labeled = ledger.last(key, "issue.labeled")
+    labeled = ledger.last(key, Kind.ISSUE_LABELED)
     since = labeled.seq if labeled is not None else 0
     return any((event := ledger.last(key, kind)) is not None and event.seq > since for kind in ESCALATIONS)
 
@@ -59,7 +60,7 @@ def follow_pull(
     """`is_paid(login)`: whether a login is one of Paid's own identities, whose reviews are not people's."""
     outcome = FollowOutcome()
     tell_about_exhaustion(client, ledger, key)  # a notice a crash or a GitHub error left unsaid
-    last = ledger.last(key, "pr.observed")
+    last = ledger.last(key, Kind.PR_OBSERVED)
     head = last.data.get("head_sha") if last else None
     if last is not None and not changed_since(client, settings.name, pr_number, head, etags):
         return outcome
@@ -70,9 +71,9 @@ def follow_pull(
     if (
         ledger.append(
             key,
-            "pr.observed",
+            Kind.PR_OBSERVED,
             {**pr_events(observation), "fingerprint": fingerprint},
-            idempotency_key=f"pr.observed:{key}:{fingerprint}",
+            idempotency_key=idempotency_key(Kind.PR_OBSERVED, key, fingerprint),
         )
         is not None
     ):
@@ -85,7 +86,12 @@ def follow_pull(
             "command": item.command,
             "pr_number": pr_number,
         }
-        if ledger.append(key, "feedback.received", data, idempotency_key=f"feedback:{key}:{item.id}") is None:
+        if (
+            ledger.append(
+                key, Kind.FEEDBACK_RECEIVED, data, idempotency_key=idempotency_key(Kind.FEEDBACK_RECEIVED, key, item.id)
+            )
+            is None
+        ):
             continue
         new_facts.append(item.id)
         if item.command == "retry":
@@ -99,28 +105,28 @@ def follow_pull(
         if reason and escalated(ledger, key):
             outcome.note = f"no follow-up ({reason}): the issue was handed to a person (paid-needs-human)"
         elif reason:
-            done = [e for e in ledger.read(stream=key, kinds=["followup.requested"])]
+            done = [e for e in ledger.read(stream=key, kinds=[Kind.FOLLOW_UP_REQUESTED])]
             if len(done) < settings.max_follow_ups:
-                run_key = f"{key}:followup:{reason}:{observation.head_sha}"
+                run_key = f"{key}:follow_up:{reason}:{observation.head_sha}"
                 if (
                     ledger.append(
                         key,
-                        "followup.requested",
+                        Kind.FOLLOW_UP_REQUESTED,
                         {
                             "reason": reason,
                             "details": details,
                             "head_sha": observation.head_sha,
                             "pr_number": pr_number,
                         },
-                        idempotency_key=f"followup:{run_key}",
+                        idempotency_key=idempotency_key(Kind.FOLLOW_UP_REQUESTED, run_key),
                     )
                     is not None
                 ):
                     outcome.follow_up = (run_key, reason, details)
-            elif not any(e.data.get("escalated") for e in ledger.read(stream=key, kinds=["followup.exhausted"])):
+            elif not any(e.data.get("escalated") for e in ledger.read(stream=key, kinds=[Kind.FOLLOW_UP_EXHAUSTED])):
                 ledger.append(
                     key,
-                    "followup.exhausted",
+                    Kind.FOLLOW_UP_EXHAUSTED,
                     {
                         "escalated": True,
                         "reason": reason,
@@ -137,7 +143,7 @@ def follow_pull(
 
 def tell_about_exhaustion(client: GitHubClient, ledger: Ledger, key: str) -> bool:
     """When the follow-ups ran out: one comment on the issue and `paid-needs-human` (once per exhaustion)."""
-    exhausted = ledger.last(key, "followup.exhausted")
+    exhausted = ledger.last(key, Kind.FOLLOW_UP_EXHAUSTED)
     if exhausted is None or not exhausted.data.get("escalated"):
         return False
     repo, number = parse_issue_key(key)

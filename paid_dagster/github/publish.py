@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..agent.outcome import NOT_PUBLISHED, RunOutcome
 from ..agent.workspace import Workspace
-from ..keys import issue_key
+from ..keys import idempotency_key, issue_key
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from .client import GitHubClient
 
 MARKER = "<!-- paid:{kind}:{ref} -->"
@@ -59,9 +61,9 @@ def publish_pull_request(client: GitHubClient, ledger: Ledger, run: dict[str, An
     push()
     ledger.append(
         stream,
-        "branch.pushed",
+        Kind.BRANCH_PUSHED,
         {"run_id": run["run_id"], "branch": branch, "head_sha": run["head_sha"]},
-        idempotency_key=f"branch.pushed:{run['run_id']}:{run['head_sha']}",
+        idempotency_key=idempotency_key(Kind.BRANCH_PUSHED, run["run_id"], run["head_sha"]),
     )
     body = pull_body(run, number)
     pull = client.open_pull_for(repo, branch)
@@ -70,17 +72,17 @@ def publish_pull_request(client: GitHubClient, ledger: Ledger, run: dict[str, An
         pull = client.open_pull(repo, title, body, branch, run["base"], draft=True)
         ledger.append(
             stream,
-            "pr.opened",
+            Kind.PR_OPENED,
             {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
-            idempotency_key=f"pr.opened:{repo}:{pull.number}",
+            idempotency_key=idempotency_key(Kind.PR_OPENED, issue_key(repo, pull.number)),
         )
     else:
         client.update_pull(pull, body)
         ledger.append(
             stream,
-            "pr.updated",
+            Kind.PR_UPDATED,
             {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
-            idempotency_key=f"pr.updated:{repo}:{pull.number}:{run['run_id']}",
+            idempotency_key=idempotency_key(Kind.PR_UPDATED, issue_key(repo, pull.number), run["run_id"]),
         )
     commented = link_on_issue(client, ledger, repo, number, pull.number, pull.html_url)
     return Published(pull.number, pull.html_url, created, commented)
@@ -100,7 +102,7 @@ def publish_run(client: GitHubClient, ledger: Ledger, run: dict[str, Any], title
 
 
 def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, pr_number: int, url: str) -> bool:
-    key = f"issue.commented:pr-link:{repo}#{number}:{pr_number}"
+    key = idempotency_key(Kind.ISSUE_COMMENTED, "pr-link", issue_key(repo, number), pr_number)
     if ledger.has(key):
         return False
     marker = MARKER.format(kind="pr-link", ref=pr_number)
@@ -111,7 +113,7 @@ def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, 
         comment_url = client.comment(repo, number, f"I opened a draft pull request for this issue: {url}\n\n{marker}")
     ledger.append(
         issue_key(repo, number),
-        "issue.commented",
+        Kind.ISSUE_COMMENTED,
         {"purpose": "pr-link", "pr_number": pr_number, "comment_url": comment_url},
         idempotency_key=key,
     )
@@ -119,25 +121,25 @@ def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, 
 
 
 STOP_TITLES = {
-    "limits_exceeded": "I stopped at a budget limit",
-    "timeout": "I ran out of time",
-    "loop_detected": "I stopped because I was going round in circles",
-    "format_errors": "I stopped because the model's answers could not be used",
-    "model_error": "I stopped because the model failed",
-    "budget_exceeded": "I stopped because the project's budget is spent",
-    "failed": "I stopped because something went wrong",
-    "no_changes": "I finished without changing anything",
-    "secret_in_changes": "I stopped because the changes contain a secret",
+    RunOutcome.LIMITS_EXCEEDED: "I stopped at a budget limit",
+    RunOutcome.TIMEOUT: "I ran out of time",
+    RunOutcome.LOOP_DETECTED: "I stopped because I was going round in circles",
+    RunOutcome.FORMAT_ERRORS: "I stopped because the model's answers could not be used",
+    RunOutcome.MODEL_ERROR: "I stopped because the model failed",
+    RunOutcome.BUDGET_EXCEEDED: "I stopped because the project's budget is spent",
+    RunOutcome.FAILED: "I stopped because something went wrong",
+    RunOutcome.ERROR: "I stopped because Paid itself failed",
+    RunOutcome.NO_CHANGES: "I finished without changing anything",
+    RunOutcome.SECRET_IN_CHANGES: "I stopped because the changes contain a secret",
 }
-NOT_PUBLISHED = ("secret_in_changes",)  # outcomes whose branch must never leave the machine
 
 
 def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_url: str | None) -> bool:
     """Tells the issue why the run ended early and what is left; once per run."""
     outcome = run["outcome"]
-    if outcome == "completed":
+    if outcome == RunOutcome.COMPLETED:
         return False
-    key = f"issue.commented:stopped:{run['run_id']}"
+    key = idempotency_key(Kind.ISSUE_COMMENTED, "stopped", run["run_id"])
     if ledger.has(key):
         return False
     reason = run.get("stopped_because") or run.get("summary") or outcome
@@ -156,7 +158,7 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_u
     comment_url = client.comment(run["repo"], int(run["number"]), body)
     ledger.append(
         issue_key(run["repo"], int(run["number"])),
-        "issue.commented",
+        Kind.ISSUE_COMMENTED,
         {"purpose": "stopped", "run_id": run["run_id"], "outcome": outcome, "comment_url": comment_url},
         idempotency_key=key,
     )
@@ -170,7 +172,7 @@ NEEDS_HUMAN = "paid-needs-human"
 def hand_to_person(client: GitHubClient, ledger: Ledger, repo: str, number: int, ref: str, text: str) -> bool:
     """One comment on the issue saying why it needs a person, and the `paid-needs-human` label; once per `ref`
     (a ledger idempotency key, and Paid's marker looked for among the issue's comments on GitHub)."""
-    key = f"issue.commented:needs-human:{repo}#{number}:{ref}"
+    key = idempotency_key(Kind.ISSUE_COMMENTED, "needs-human", issue_key(repo, number), ref)
     if ledger.has(key):
         return False
     marker = MARKER.format(kind="needs-human", ref=ref)
@@ -180,7 +182,7 @@ def hand_to_person(client: GitHubClient, ledger: Ledger, repo: str, number: int,
     client.add_label(repo, number, NEEDS_HUMAN)
     ledger.append(
         issue_key(repo, number),
-        "issue.commented",
+        Kind.ISSUE_COMMENTED,
         {"purpose": "needs-human", "ref": ref, "comment_url": comment_url},
         idempotency_key=key,
     )
@@ -191,7 +193,7 @@ def ask_question(
     client: GitHubClient, ledger: Ledger, repo: str, number: int, question: str, assumption: str, attempt: str
 ) -> bool:
     """One question on the issue with the default assumption, and the `needs-info` label; once per attempt."""
-    key = f"issue.commented:triage-question:{repo}#{number}:{attempt}"
+    key = idempotency_key(Kind.ISSUE_COMMENTED, "triage-question", issue_key(repo, number), attempt)
     if ledger.has(key):
         return False
     marker = MARKER.format(kind="triage-question", ref=attempt)
@@ -203,7 +205,7 @@ def ask_question(
     client.add_label(repo, number, NEEDS_INFO)
     ledger.append(
         issue_key(repo, number),
-        "issue.commented",
+        Kind.ISSUE_COMMENTED,
         {"purpose": "triage-question", "attempt": attempt, "comment_url": comment_url},
         idempotency_key=key,
     )

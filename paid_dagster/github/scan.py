@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import RepoSettings
-from ..keys import issue_key
+from ..keys import idempotency_key, issue_key
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from .client import GitHubClient, GitHubError, LabelEvent
 from .publish import NEEDS_INFO
 
@@ -104,7 +105,7 @@ def scan_repository(
         for trigger in candidates:
             ledger.append(
                 trigger.partition_key,
-                "issue.labeled",
+                Kind.ISSUE_LABELED,
                 {
                     "repo": trigger.repo,
                     "number": trigger.number,
@@ -115,7 +116,7 @@ def scan_repository(
                     "labeled_at": trigger.event.created_at,
                     "permission": trigger.permission,
                 },
-                idempotency_key=f"issue.labeled:{trigger.run_key}",
+                idempotency_key=idempotency_key(Kind.ISSUE_LABELED, trigger.run_key),
             )
         outcome.triggers = candidates
         newest = max((i["updated_at"] for i in poll.issues), default=cursor.since)
@@ -135,7 +136,7 @@ def scan_repository(
 def record_ignored(ledger: Ledger, repo: str, number: int, event: LabelEvent, reason: str) -> None:
     ledger.append(
         issue_key(repo, number),
-        "issue.label_ignored",
+        Kind.ISSUE_LABEL_IGNORED,
         {
             "repo": repo,
             "number": number,
@@ -143,7 +144,7 @@ def record_ignored(ledger: Ledger, repo: str, number: int, event: LabelEvent, re
             "label_event_id": event.id,
             "reason": reason,
         },
-        idempotency_key=f"issue.label_ignored:{repo}:{event.id}",
+        idempotency_key=idempotency_key(Kind.ISSUE_LABEL_IGNORED, repo, event.id),
     )
 
 
@@ -155,7 +156,7 @@ def author_reply(
         return None
     asked = [
         e
-        for e in ledger.read(stream=issue_key(repo, issue["number"]), kinds=["issue.commented"])
+        for e in ledger.read(stream=issue_key(repo, issue["number"]), kinds=[Kind.ISSUE_COMMENTED])
         if e.data.get("purpose") == "triage-question"
     ]
     if not asked:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..secrets import redact_obj
+from .kinds import Kind, canonical, known, stored_names
 
 metadata = sa.MetaData()
 events_table = sa.Table(
@@ -97,7 +98,7 @@ class Ledger:
         row = {
             "at": _utc(at or datetime.now(UTC)),
             "stream": stream,
-            "kind": kind,
+            "kind": str(known(kind)),
             "data": redact_obj(json.loads(json.dumps(data or {}, default=str))),
             "idempotency_key": idempotency_key,
         }
@@ -116,7 +117,7 @@ class Ledger:
             {
                 "at": _utc(r.get("at") or datetime.now(UTC)),
                 "stream": r["stream"],
-                "kind": r["kind"],
+                "kind": str(known(r["kind"])),
                 "data": redact_obj(json.loads(json.dumps(r.get("data", {}), default=str))),
                 "idempotency_key": r.get("idempotency_key"),
             }
@@ -160,7 +161,7 @@ class Ledger:
         if stream is not None:
             query = query.where(events_table.c.stream == stream)
         if kinds is not None:
-            query = query.where(events_table.c.kind.in_(list(kinds)))
+            query = query.where(events_table.c.kind.in_(stored_names(kinds)))
         if since is not None:
             query = query.where(events_table.c.at >= _utc(since))
         if until is not None:
@@ -178,7 +179,7 @@ class Ledger:
             chunk = streams[chunk_start : chunk_start + 500]
             query = sa.select(events_table).where(events_table.c.stream.in_(chunk)).order_by(events_table.c.seq)
             if kinds is not None:
-                query = query.where(events_table.c.kind.in_(list(kinds)))
+                query = query.where(events_table.c.kind.in_(stored_names(kinds)))
             with self.engine.connect() as conn:
                 for row in conn.execute(query):
                     grouped[row.stream].append(self._event(row))
@@ -187,7 +188,7 @@ class Ledger:
     def last(self, stream: str, kind: str) -> Event | None:
         query = (
             sa.select(events_table)
-            .where(events_table.c.stream == stream, events_table.c.kind == kind)
+            .where(events_table.c.stream == stream, events_table.c.kind.in_(stored_names([kind])))
             .order_by(events_table.c.seq.desc())
             .limit(1)
         )
@@ -205,7 +206,7 @@ class Ledger:
             else sa.func.json_extract(events_table.c.data, "$.cost_usd")
         )
         query = sa.select(sa.func.coalesce(sa.func.sum(cost), 0.0)).where(
-            events_table.c.kind == "llm.call",
+            events_table.c.kind == Kind.LLM_CALL,
             events_table.c.stream.like(f"{owner}\\_\\_{name}\\_\\_%", escape="\\"),
             events_table.c.at >= _utc(since),
             events_table.c.at < _utc(until),
@@ -237,7 +238,9 @@ class Ledger:
                 total("tokens_cached"),
                 total("cost_usd"),
             )
-            .where(events_table.c.kind == "llm.call", events_table.c.at >= _utc(since), events_table.c.at < _utc(until))
+            .where(
+                events_table.c.kind == Kind.LLM_CALL, events_table.c.at >= _utc(since), events_table.c.at < _utc(until)
+            )
             .group_by(day, events_table.c.stream, model)
         )
         with self.engine.connect() as conn:
@@ -245,7 +248,9 @@ class Ledger:
 
     def last_seq(self, kind: str, since: datetime | None = None, until: datetime | None = None) -> int:
         """The highest sequence number of `kind` events recorded in [since, until); 0 when there is none."""
-        query = sa.select(sa.func.coalesce(sa.func.max(events_table.c.seq), 0)).where(events_table.c.kind == kind)
+        query = sa.select(sa.func.coalesce(sa.func.max(events_table.c.seq), 0)).where(
+            events_table.c.kind.in_(stored_names([kind]))
+        )
         if since is not None:
             query = query.where(events_table.c.at >= _utc(since))
         if until is not None:
@@ -256,11 +261,11 @@ class Ledger:
     def count(self, kind: str | None = None) -> int:
         query = sa.select(sa.func.count()).select_from(events_table)
         if kind:
-            query = query.where(events_table.c.kind == kind)
+            query = query.where(events_table.c.kind.in_(stored_names([kind])))
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
     @staticmethod
     def _event(row: Any) -> Event:
         data = row.data if isinstance(row.data, dict) else json.loads(row.data)
-        return Event(row.seq, _utc(row.at), row.stream, row.kind, data, row.idempotency_key)
+        return Event(row.seq, _utc(row.at), row.stream, canonical(row.kind), data, row.idempotency_key)

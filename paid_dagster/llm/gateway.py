@@ -14,6 +14,7 @@ import litellm
 
 from ..config import ModelSettings
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from ..secrets import SECRETS, redact, redact_obj
 
 litellm.suppress_debug_info = True
@@ -101,7 +102,9 @@ class LLMGateway:
         refusal = self.guard() if self.guard else None
         if refusal:
             if self.ledger is not None:
-                self.ledger.append(stream, "budget.exceeded", {"run_id": run_id, "purpose": purpose, "reason": refusal})
+                self.ledger.append(
+                    stream, Kind.BUDGET_EXCEEDED, {"run_id": run_id, "purpose": purpose, "reason": refusal}
+                )
             raise BudgetExceeded(refusal)
         # What the agent saw in its sandbox and what issue authors wrote goes to a third party: never a secret.
         messages = [{**m, "content": redact_obj(m.get("content"))} for m in messages]
@@ -113,7 +116,7 @@ class LLMGateway:
             if self.ledger is not None:
                 self.ledger.append(
                     stream,
-                    "llm.error",
+                    Kind.LLM_ERROR,
                     {
                         "model": self.settings.name,
                         "purpose": purpose,
@@ -150,7 +153,7 @@ class LLMGateway:
         if self.ledger is not None:
             self.ledger.append(
                 stream,
-                "llm.call",
+                Kind.LLM_CALL,
                 {
                     "model": self.settings.name,
                     "purpose": purpose,

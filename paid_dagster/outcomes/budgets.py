@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
+from ..keys import idempotency_key
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 
 log = logging.getLogger(__name__)
 WARN_AT = 0.8
@@ -78,7 +80,7 @@ def record_budget(ledger: Ledger, project: str, status: BudgetStatus, notifier: 
     if status.level == "ok":
         return
     period = period_starts(now)[status.budget].date().isoformat()
-    kind = "budget.exceeded" if status.level == "exceeded" else "budget.warning"
+    kind = Kind.BUDGET_EXCEEDED if status.level == "exceeded" else Kind.BUDGET_WARNING
     event = ledger.append(
         f"project:{project}",
         kind,
@@ -89,7 +91,7 @@ def record_budget(ledger: Ledger, project: str, status: BudgetStatus, notifier: 
             "limit_usd": status.limit_usd,
             "reason": status.reason,
         },
-        idempotency_key=f"{kind}:{project}:{status.budget}:{period}",
+        idempotency_key=idempotency_key(kind, project, status.budget, period),
     )
     if event is not None:
         notifier.send({"kind": kind, **event.data})

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..keys import parse_issue_key
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 
 COLUMNS = ["day", "project", "model", "calls", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"]
 
@@ -36,7 +37,7 @@ def calls_frame(ledger: Ledger, since: datetime, until: datetime) -> pd.DataFram
             "tokens_cached": int(e.data.get("tokens_cached") or 0),
             "cost_usd": float(e.data.get("cost_usd") or 0.0),
         }
-        for e in ledger.iter(kinds=["llm.call"], since=since, until=until)
+        for e in ledger.iter(kinds=[Kind.LLM_CALL], since=since, until=until)
     ]
     columns = ["at", "project", "model", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"]
     return pd.DataFrame(rows, columns=columns)

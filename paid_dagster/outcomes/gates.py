@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class GateVerdict:
 def project_scores(ledger: Ledger, project: str, since: datetime) -> list[float]:
     """The latest score of each issue of the project scored since `since`."""
     latest: dict[str, float] = {}
-    for event in ledger.iter(kinds=["quality.scored"], since=since):
+    for event in ledger.iter(kinds=[Kind.QUALITY_SCORED], since=since):
         if event.data.get("project") == project:
             latest[event.stream] = float(event.data["score"])
     return list(latest.values())
@@ -67,9 +68,9 @@ def rolling_verdict(ledger: Ledger, project: str, settings: GateSettings, now: d
 def gate_state(ledger: Ledger, project: str) -> tuple[bool, str]:
     """Whether dispatch is paused for the project, and why."""
     last = None
-    for event in ledger.iter(stream=f"project:{project}", kinds=["gate.tripped", "gate.resumed"]):
+    for event in ledger.iter(stream=f"project:{project}", kinds=[Kind.GATE_TRIPPED, Kind.GATE_RESUMED]):
         last = event
-    if last is not None and last.kind == "gate.tripped":
+    if last is not None and last.kind == Kind.GATE_TRIPPED:
         return True, str(last.data.get("reason", "quality gate tripped"))
     return False, ""
 
@@ -78,7 +79,7 @@ def trip(ledger: Ledger, project: str, reason: str) -> bool:
     paused, _ = gate_state(ledger, project)
     if paused:
         return False
-    ledger.append(f"project:{project}", "gate.tripped", {"project": project, "reason": reason})
+    ledger.append(f"project:{project}", Kind.GATE_TRIPPED, {"project": project, "reason": reason})
     return True
 
 
@@ -86,5 +87,5 @@ def resume(ledger: Ledger, project: str, by: str) -> bool:
     paused, _ = gate_state(ledger, project)
     if not paused:
         return False
-    ledger.append(f"project:{project}", "gate.resumed", {"project": project, "by": by})
+    ledger.append(f"project:{project}", Kind.GATE_RESUMED, {"project": project, "by": by})
     return True

@@ -7,7 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from ..agent.outcome import RunOutcome
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 
 COLUMNS = [
     "prompt_version",
@@ -26,7 +28,7 @@ def prompt_outcomes(ledger: Ledger) -> pd.DataFrame:
     """One row per (prompt version, model, engine): runs, mean latest score of the issues, completion rate, cost."""
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     issue_of_run: dict[str, str] = {}
-    for event in ledger.iter(kinds=["run.finished"]):
+    for event in ledger.iter(kinds=[Kind.RUN_FINISHED]):
         data = event.data
         if not data.get("prompt_template_hash"):
             continue
@@ -34,7 +36,7 @@ def prompt_outcomes(ledger: Ledger) -> pd.DataFrame:
         runs[key].append(data)
         issue_of_run[data["run_id"]] = event.stream
     scores: dict[str, float] = {}
-    for event in ledger.iter(kinds=["quality.scored"]):
+    for event in ledger.iter(kinds=[Kind.QUALITY_SCORED]):
         scores[event.stream] = float(event.data["score"])
     rows = []
     for (prompt, model, engine), items in sorted(runs.items()):
@@ -50,7 +52,9 @@ def prompt_outcomes(ledger: Ledger) -> pd.DataFrame:
                 "runs": len(items),
                 "issues": len(issues),
                 "mean_score": round(mean_score, 4) if mean_score is not None else None,
-                "completed_rate": round(sum(1 for r in items if r.get("outcome") == "completed") / len(items), 4),
+                "completed_rate": round(
+                    sum(1 for r in items if r.get("outcome") == RunOutcome.COMPLETED) / len(items), 4
+                ),
                 "mean_cost_usd": round(mean_cost, 6),
                 "cost_per_point_usd": round(mean_cost / mean_score, 6) if mean_score else None,
             }

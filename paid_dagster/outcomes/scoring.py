@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..agent.outcome import RunOutcome
 from ..ledger import Event
+from ..ledger.kinds import Kind
 
 FORMULA_VERSION = "score-v1"
-# `quality.checked` is what the checks loop was called before it was `checks.ran`: history still counts.
-SCORE_KINDS = ("pr.observed", "feedback.received", "run.finished", "checks.ran", "quality.checked")
+SCORE_KINDS = (Kind.PR_OBSERVED, Kind.FEEDBACK_RECEIVED, Kind.RUN_FINISHED, Kind.CHECKS_RAN)
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,16 @@ def score_events(events: Iterable[Event], weights: ScoreWeights) -> Score:
     last_checks: list[dict[str, Any]] = []
     for event in events:
         data = event.data
-        if event.kind == "pr.observed":
+        if event.kind == Kind.PR_OBSERVED:
             merged = merged or bool(data.get("merged"))
             settled = settled or data.get("state") == "closed" or bool(data.get("merged"))
             if first_ci is None and data.get("ci") in ("success", "failure"):
                 first_ci = data["ci"]
-        elif event.kind == "feedback.received" and data.get("vote") in (1, -1):
+        elif event.kind == Kind.FEEDBACK_RECEIVED and data.get("vote") in (1, -1):
             votes[str(data.get("user"))] = int(data["vote"])
-        elif event.kind == "run.finished" and data.get("outcome") != "error":
+        elif event.kind == Kind.RUN_FINISHED and data.get("outcome") != RunOutcome.ERROR:
             runs += 1
-        elif event.kind in ("checks.ran", "quality.checked"):
+        elif event.kind == Kind.CHECKS_RAN:
             last_checks = list(data.get("checks") or [])
     net = sum(votes.values())
     vote = 0.5 if not votes or net == 0 else (1.0 if net > 0 else 0.0)

@@ -23,6 +23,7 @@ from dagster import (
 from ..assets.outcomes import LEDGER_SEQ
 from ..jobs import paid_costs_job
 from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from ..outcomes.costs import day_bounds
 from ..resources import LedgerResource
 
@@ -31,7 +32,7 @@ def uncounted_calls(instance: DagsterInstance, ledger: Ledger, day: date) -> int
     """The sequence number of the day's newest `llm.call` that its latest `llm_costs` materialization has not
     counted (recorded after it), or 0 when it counted them all."""
     since, until = day_bounds(day)
-    newest = ledger.last_seq("llm.call", since, until)
+    newest = ledger.last_seq(Kind.LLM_CALL, since, until)
     if not newest:
         return 0
     records = instance.fetch_materializations(
@@ -45,7 +46,7 @@ def uncounted_calls(instance: DagsterInstance, ledger: Ledger, day: date) -> int
         return newest if newest > int(seen.value) else 0  # type: ignore[arg-type]
     # A materialization from before `ledger_seq` was recorded: calls recorded after it are late.
     at = datetime.fromtimestamp(records[0].timestamp, UTC)
-    late = ledger.read(kinds=["llm.call"], since=max(since, at), until=until, limit=1)
+    late = ledger.read(kinds=[Kind.LLM_CALL], since=max(since, at), until=until, limit=1)
     return newest if late else 0
 
 

@@ -101,15 +101,15 @@ def test_paids_own_review_never_starts_follow_ups_after_escalation(loop: Loop, m
     key = issue_key(seed.repo, 1)
     runs_before = len(Ledger(loop.ledger_url).read(stream=key, kinds=["run.started"]))
     first = sensor_tick(loop.instance, loop.defs, None, sensor=paid_pr_sensor)
-    assert not [k for k in first.run_keys if ":followup:" in k]  # Paid's REQUEST_CHANGES is not a person's
+    assert not [k for k in first.run_keys if ":follow_up:" in k]  # Paid's REQUEST_CHANGES is not a person's
     # Escalated: even a person's request for changes and a CI failure start no automatic follow-up.
     pr = int(forge.store.scalar("SELECT i.number FROM pulls p JOIN issues i ON i.id = p.issue_id"))
     forge.as_user(seed.writer).review(seed.repo, pr, "REQUEST_CHANGES", "please rename the loop variable")
     forge.as_user(seed.admin).check_run(seed.repo, forge.as_user(seed.admin).head_sha(seed.repo, pr), "ci", "failure")
     second = sensor_tick(loop.instance, loop.defs, first.cursor, sensor=paid_pr_sensor)
-    assert second.run_keys and not [k for k in second.run_keys if ":followup:" in k]  # re-scored, not followed up
+    assert second.run_keys and not [k for k in second.run_keys if ":follow_up:" in k]  # re-scored, not followed up
     ledger = Ledger(loop.ledger_url)
-    assert not ledger.read(stream=key, kinds=["followup.requested"])
+    assert not ledger.read(stream=key, kinds=["follow_up.requested"])
     assert len(ledger.read(stream=key, kinds=["run.started"])) == runs_before
 
 
@@ -135,12 +135,12 @@ def test_paids_review_identity_is_not_a_person_but_a_person_is(loop: Loop, monke
         "CHANGES_REQUESTED"
     )
     first = sensor_tick(loop.instance, loop.defs, None, sensor=paid_pr_sensor)
-    assert not [k for k in first.run_keys if ":followup:" in k]
+    assert not [k for k in first.run_keys if ":follow_up:" in k]
     # A person's request for changes is followed up, with their notes.
     forge.as_user(seed.writer).review(seed.repo, pr, "REQUEST_CHANGES", "please rename the loop variable")
     second = sensor_tick(loop.instance, loop.defs, first.cursor, sensor=paid_pr_sensor)
-    assert len([k for k in second.run_keys if ":followup:changes_requested:" in k]) == 1
-    requested = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["followup.requested"])
+    assert len([k for k in second.run_keys if ":follow_up:changes_requested:" in k]) == 1
+    requested = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["follow_up.requested"])
     assert len(requested) == 1 and "rename the loop variable" in requested[0].data["details"]
     assert "validate the prices" not in requested[0].data["details"]
 

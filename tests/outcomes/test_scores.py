@@ -85,7 +85,7 @@ def test_ci_failure_gets_a_follow_up_and_the_score_counts_two_iterations(loop: L
     _number, head = build_pr(loop)
     forge.as_user(seed.admin).check_run(seed.repo, head, "tests", "failure", "test_total_counts_every_item failed")
     first = pr_tick(loop, None)
-    follow_ups = [k for k in first.run_keys if ":followup:ci_failed:" in k]
+    follow_ups = [k for k in first.run_keys if ":follow_up:ci_failed:" in k]
     assert len(follow_ups) == 1 and len(first.launched) == 2  # the re-score and the follow-up run
     runs = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["run.started"])
     assert [r.data.get("cause") for r in runs] == ["label", "follow_up"]
@@ -158,14 +158,14 @@ def test_when_the_follow_ups_run_out_the_issue_is_told_once_and_labeled(loop: Lo
     admin = forge.as_user(seed.admin)
     admin.check_run(seed.repo, head, "tests", "failure", "test_total_counts_every_item failed")
     first = pr_tick(loop, None)
-    assert len([k for k in first.run_keys if ":followup:ci_failed:" in k]) == 1  # the one follow-up allowed
+    assert len([k for k in first.run_keys if ":follow_up:ci_failed:" in k]) == 1  # the one follow-up allowed
     assert admin.head_sha(seed.repo, number) != head
     admin.check_run(seed.repo, admin.head_sha(seed.repo, number), "tests", "failure", "still failing")
     second = pr_tick(loop, first.cursor)
-    assert not [k for k in second.run_keys if ":followup:" in k]
+    assert not [k for k in second.run_keys if ":follow_up:" in k]
     key = issue_key(seed.repo, 1)
     ledger = Ledger(loop.ledger_url)
-    assert [e.data["escalated"] for e in ledger.read(stream=key, kinds=["followup.exhausted"])] == [True]
+    assert [e.data["escalated"] for e in ledger.read(stream=key, kinds=["follow_up.exhausted"])] == [True]
     issue = forge.service.find_issue(forge.repo(seed.repo), 1)
 
     def notices() -> list[str]:
@@ -177,12 +177,12 @@ def test_when_the_follow_ups_run_out_the_issue_is_told_once_and_labeled(loop: Lo
     # More changes on the PR: no second notice, no follow-up.
     admin.check_run(seed.repo, admin.head_sha(seed.repo, number), "lint", "failure", "again")
     third = pr_tick(loop, second.cursor)
-    assert not [k for k in third.run_keys if ":followup:" in k] and len(notices()) == 1
+    assert not [k for k in third.run_keys if ":follow_up:" in k] and len(notices()) == 1
     # A ledger that lost the record (a crash between the comment and the event): GitHub's marker guards it.
     other = Ledger(f"sqlite:///{loop.stack.config_path.parent / 'other-ledger.sqlite3'}")
-    exhausted = ledger.last(key, "followup.exhausted")
+    exhausted = ledger.last(key, "follow_up.exhausted")
     assert exhausted is not None
-    other.append(key, "followup.exhausted", exhausted.data)
+    other.append(key, "follow_up.exhausted", exhausted.data)
     client = GitHubClient(load_config(loop.stack.config_path).github, forge.token(seed.bot))
     assert tell_about_exhaustion(client, other, key) is False and len(notices()) == 1
     assert other.read(stream=key, kinds=["issue.commented"])  # now recorded there too

@@ -1,0 +1,25 @@
+"""How an agent run ended: the one list of outcomes (recorded in `run.finished`, shown on GitHub and in the UI)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RunOutcome(StrEnum):
+    COMPLETED = "completed"  # the agent said it was done (the checks may still have failed)
+    NO_CHANGES = "no_changes"  # done, and nothing changed
+    LIMITS_EXCEEDED = "limits_exceeded"  # turns or cost ceiling
+    TIMEOUT = "timeout"  # wall time
+    LOOP_DETECTED = "loop_detected"  # the same command again and again
+    FORMAT_ERRORS = "format_errors"  # the model's answers could not be used
+    MODEL_ERROR = "model_error"  # the model provider failed
+    BUDGET_EXCEEDED = "budget_exceeded"  # the project's budget is spent
+    FAILED = "failed"  # the engine failed (a CLI missing, its key unset, its own error)
+    ERROR = "error"  # Paid itself failed around the engine (workspace, sandbox, …)
+    SECRET_IN_CHANGES = "secret_in_changes"  # the changes hold a secret: never pushed
+
+
+# A guardrail stopped the agent; its work so far is committed and explained.
+TRIPS = (RunOutcome.LIMITS_EXCEEDED, RunOutcome.TIMEOUT, RunOutcome.LOOP_DETECTED, RunOutcome.BUDGET_EXCEEDED)
+# Outcomes whose branch must never leave the machine.
+NOT_PUBLISHED = (RunOutcome.SECRET_IN_CHANGES,)
