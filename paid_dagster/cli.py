@@ -18,8 +18,6 @@ from typing import Any
 
 from .secrets import mask_log_records
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
 DEMO_FORGE_PORT = 8765

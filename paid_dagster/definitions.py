@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
-
-from dagster import Definitions
+from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
 from .assets import agent_run, github_issue, pull_request, triage
 from .assets.outcomes import (
@@ -31,6 +26,15 @@ mask_log_records()
 
 settings = SettingsResource()
 
+# Named and on by default: without a running automation-condition sensor, the rollups' cron conditions never
+# fire on a fresh deployment (Dagster's implicit default sensor starts stopped).
+paid_automation_sensor = AutomationConditionSensorDefinition(
+    "paid_automation_sensor",
+    target=AssetSelection.all(),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Evaluates the rollups' automation conditions (costs, spend, prompt outcomes) every 30 s.",
+)
+
 defs = Definitions(
     assets=[
         github_issue,
@@ -45,7 +49,7 @@ defs = Definitions(
     ],
     asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
     jobs=[paid_build_job, paid_score_job, paid_costs_job],
-    sensors=[paid_label_sensor, paid_pr_sensor, paid_late_costs_sensor],
+    sensors=[paid_label_sensor, paid_pr_sensor, paid_late_costs_sensor, paid_automation_sensor],
     resources={
         "settings": settings,
         "github": GitHubResource(settings=settings),

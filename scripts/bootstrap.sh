@@ -15,10 +15,11 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv 2>/dev/null || { apt-get install -y -qq python3-venv >/dev/null; "$PY" -m venv .venv; }
 fi
 stamp=.venv/.paid-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ standins/pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ standins/pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
   export LITELLM_LOCAL_MODEL_COST_MAP=True
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   # The product and, beside it, the offline stand-ins (forge, scripted model) that the demo and the tests use.
-  .venv/bin/python -m pip install -q -e '.[dev]' -e ./standins
+  # Pinned by requirements.lock, so that every machine installs the same versions.
+  .venv/bin/python -m pip install -q -c requirements.lock -e '.[dev]' -e ./standins
   touch "$stamp"
 fi

@@ -7,14 +7,10 @@ supplies the model (every call through `LLMGateway`, so it is priced and recorde
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-
-os.environ.setdefault("MSWEA_SILENT_STARTUP", "1")
-os.environ.setdefault("MSWEA_COST_TRACKING", "ignore_errors")
 
 from minisweagent.agents.default import DefaultAgent
 from minisweagent.exceptions import InterruptAgentFlow, Submitted

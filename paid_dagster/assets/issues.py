@@ -19,8 +19,6 @@ from ..safe_text import one_line
 from .metadata import safe_log, safe_metadata
 from .partitions import paid_issues
 
-NO_RETRIES = {"dagster/max_retries": "0"}
-
 
 def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dict[str, Any]:
     tags = context.run.tags
@@ -177,7 +175,7 @@ def rederived_triage(context: AssetExecutionContext, recorded: Event) -> Iterato
     yield Output(decision, metadata=metadata)
 
 
-@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
+@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"})
 def agent_run(
     context: AssetExecutionContext,
     github_issue: dict[str, Any],

@@ -11,12 +11,12 @@ from ..github.publish import MARKER, NEEDS_HUMAN, publish_run
 from ..keys import idempotency_key, issue_key
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
-from .issues import NO_RETRIES, _snapshot
+from .issues import _snapshot
 from .metadata import safe_metadata
 from .partitions import paid_issues
 
 
-@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
+@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"})
 def review(
     context: AssetExecutionContext,
     pull_request: dict[str, Any],

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
 @dataclass

@@ -82,7 +82,6 @@ def paid_label_sensor(
                         "paid/labeler": trigger.event.actor,
                         "paid/label_event_id": str(trigger.event.id),
                         "paid/cause": trigger.cause,
-                        "dagster/max_retries": "0",
                     },
                 )
             )

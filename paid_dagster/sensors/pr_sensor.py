@@ -90,7 +90,6 @@ def paid_pr_sensor(
                         "paid/repo": repo,
                         "paid/cause": "follow_up" if cause not in ("retry",) else "retry",
                         "paid/follow_up_reason": cause,
-                        "dagster/max_retries": "0",
                     },
                 )
             )
