@@ -61,6 +61,38 @@ def launch_browser():  # type: ignore[no-untyped-def]
     return manager, browser
 
 
+def dismiss_overlays(page) -> None:  # type: ignore[no-untyped-def]
+    """Closes whatever dialog Dagster opened (onboarding, news): Skip, Close or Escape."""
+    for _ in range(5):
+        overlay = page.locator(".bp5-overlay-backdrop")
+        if not (overlay.count() and overlay.first.is_visible()):
+            return
+        for name in ("Skip", "Close", "Dismiss", "Got it"):
+            button = page.get_by_role("button", name=name)
+            if button.count() and button.first.is_visible():
+                button.first.click()
+                break
+        else:
+            page.keyboard.press("Escape")
+        page.wait_for_timeout(500)
+
+
+def click(page, locator, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Clicks, closing any dialog Dagster opens over the page meanwhile (it opens them when it likes, sometimes
+    after the page looked idle)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        dismiss_overlays(page)
+        try:
+            locator.click(timeout=5_000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+
+
 def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, labeled: dict, tmp_path: Path) -> None:
     key = issue_key(dagster_dev.stack.seed.repo, 1)
     manager, browser = launch_browser()
@@ -68,12 +100,10 @@ def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, label
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         # Lineage: the asset graph of the group shows the three assets and the edges between them.
         page.goto(f"{dagster_dev.url}/asset-groups/paid", wait_until="networkidle")
-        skip = page.get_by_role("button", name="Skip")
-        if skip.count():
-            skip.first.click()
+        dismiss_overlays(page)
         # The global lineage shows one node per group ("paid" → "costs"); expand "paid" in the sidebar tree.
         # The edges between the assets are checked below on pull_request's lineage tab and in GraphQL.
-        page.get_by_text("paid", exact=True).first.click(timeout=60_000)
+        click(page, page.get_by_text("paid", exact=True).first)
         page.keyboard.press("ArrowRight")  # expands the group in the sidebar tree
         page.screenshot(path=str(tmp_path / "graph.png"))
         for name in ("github_issue", "triage", "agent_run", "pull_request", "review", "quality_score"):
@@ -86,7 +116,7 @@ def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, label
         page.get_by_text("github_issue", exact=True).first.wait_for(timeout=60_000)
         # Partitions: the issue's partition opens from the partitions view, and its key survives the URL.
         page.goto(f"{dagster_dev.url}/assets/pull_request?view=partitions", wait_until="networkidle")
-        page.get_by_text(key, exact=True).first.click(timeout=60_000)
+        click(page, page.get_by_text(key, exact=True).first)
         page.wait_for_url(f"**partition={key}**", timeout=60_000)
         assert key in page.url
         # Metadata: the PR link and the cost are on the partition's materialization.
