@@ -8,9 +8,13 @@ paid_build_job = define_asset_job(
     "paid_build",
     selection=AssetSelection.assets("github_issue", "triage", "agent_run", "pull_request", "review"),
     tags=NO_RETRIES,
-    # The three steps are sequential: one process per run instead of one per step (each pays the imports).
+    # The five steps are sequential: one process per run instead of one per step (each pays the imports).
     executor_def=in_process_executor,
-    description="Snapshot a labeled issue, let the agent work on it, open or update its draft PR.",
+    description=(
+        "Five steps on a labeled issue: snapshot it (github_issue), decide whether it is clear enough (triage),"
+        " let the agent work on it (agent_run), open or update its draft PR (pull_request), review the PR and"
+        " remediate or escalate (review)."
+    ),
 )
 
 paid_score_job = define_asset_job(

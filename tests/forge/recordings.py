@@ -1,4 +1,4 @@
-"""Reads the recorded GitHub exchanges in shared/github-recordings and folds them into key trees per type."""
+"""Reads the recorded GitHub exchanges in tests/forge/recordings and folds them into key trees per type."""
 
 from __future__ import annotations
 
@@ -13,18 +13,9 @@ from typing import Any
 
 
 def recordings_dir() -> Path:
+    """tests/forge/recordings (in the repository: a clone alone runs the test), or $PAID_GITHUB_RECORDINGS."""
     env = os.environ.get("PAID_GITHUB_RECORDINGS")
-    if env:
-        return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "github-recordings"
-        if candidate.is_dir():
-            return candidate
-        candidate = parent.parent / "shared" / "github-recordings"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("shared/github-recordings not found beside the project; set PAID_GITHUB_RECORDINGS")
+    return Path(env) if env else Path(__file__).resolve().parent / "recordings"
 
 
 @dataclass(frozen=True)

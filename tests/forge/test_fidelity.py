@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 import requests
 from paid_standins.forge import Forge, SampleSeed
 from paid_standins.forge.server import ROUTES
@@ -152,3 +154,16 @@ def test_recorded_endpoints_are_routed(forge: Forge) -> None:
     implemented_paths = {p for _, p in routed}
     assert "/repos/o/r/issues" in implemented_paths and "/rate_limit" in implemented_paths
     assert len(routed) >= 0.8 * len(endpoints)
+
+
+def test_the_recordings_come_with_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clone alone runs the fidelity test: the recordings (a selection, small) live under tests/forge."""
+    monkeypatch.delenv("PAID_GITHUB_RECORDINGS", raising=False)
+    here = recordings.recordings_dir()
+    assert here == Path(recordings.__file__).resolve().parent / "recordings"
+    files = [p for p in here.rglob("*") if p.is_file()]
+    assert {p.parent.name for p in files if p.suffix in (".txt", ".json")} == {"pygithub", "octokit"}
+    assert sum(p.stat().st_size for p in files) < 500_000
+    notice = (here / "README.md").read_text()
+    assert "LGPL-3.0" in notice and "MIT" in notice  # where they come from, under which licences
+    assert len(recordings.all_exchanges()) >= 80
