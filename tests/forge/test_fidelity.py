@@ -6,7 +6,7 @@ import re
 
 import requests
 from paid_standins.forge import Forge, SampleSeed
-from paid_standins.forge.server import ROUTES
+from paid_standins.forge.routes import ROUTES
 
 from . import recordings, scenario
 
