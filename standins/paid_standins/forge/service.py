@@ -336,7 +336,15 @@ class Service:
         maintainer_can_modify: bool = True,
     ) -> Row:
         self.require(repo, actor, "read")
-        head_ref = head.split(":", 1)[1] if ":" in head else head
+        head_ref = head.split(":", 1)[1] if ":" in head else head  # `owner:branch` or `branch`
+        head_sha = self._check_new_pull(repo, title, head_ref, base)
+        with self.store.tx():
+            issue_id = self.store.insert_issue(repo["id"], actor["id"], title, body, now_iso(), is_pull=True)
+            self.store.insert_pull(issue_id, head_ref, head_sha, base, draft, maintainer_can_modify)
+        return self.store.issue_by_id(issue_id) or {}
+
+    def _check_new_pull(self, repo: Row, title: str, head_ref: str, base: str) -> str:
+        """The head's sha, once GitHub's checks pass: both branches exist, a title, no twin, some commits."""
         bare = self.git(repo)
         head_sha = bare.ref_sha(f"refs/heads/{head_ref}")
         base_sha = bare.ref_sha(f"refs/heads/{base}")
@@ -347,18 +355,11 @@ class Service:
         if not title:
             raise validation("PullRequest", "title", "missing_field")
         if self.store.open_pull_number(repo["id"], head_ref, base) is not None:
-            raise validation(
-                "PullRequest",
-                "",
-                "custom",
-                f"A pull request already exists for {repo['owner_login']}:{head_ref}.",
-            )
+            message = f"A pull request already exists for {repo['owner_login']}:{head_ref}."
+            raise validation("PullRequest", "", "custom", message)
         if not bare.commits_between(base_sha, head_sha):
             raise validation("PullRequest", "", "custom", f"No commits between {base} and {head_ref}")
-        with self.store.tx():
-            issue_id = self.store.insert_issue(repo["id"], actor["id"], title, body, now_iso(), is_pull=True)
-            self.store.insert_pull(issue_id, head_ref, head_sha, base, draft, maintainer_can_modify)
-        return self.store.issue_by_id(issue_id) or {}
+        return head_sha
 
     def edit_pull(self, repo: Row, issue: Row, pull: Row, actor: Row, changes: dict[str, Any]) -> None:
         issue_changes = {k: v for k, v in changes.items() if k in ("title", "body", "state")}
@@ -422,17 +423,7 @@ class Service:
         if pull["draft"]:
             raise ApiError(405, "Pull Request is still a draft")
         headline = title or f"Merge pull request #{issue['number']} from {repo['owner_login']}/{pull['head_ref']}"
-        full_message = headline + ("\n\n" + message if message else "")
-        identity = {
-            "GIT_AUTHOR_NAME": actor["name"] or actor["login"],
-            "GIT_AUTHOR_EMAIL": actor["email"] or f"{actor['login']}@forge.local",
-            "GIT_COMMITTER_NAME": "Forge",
-            "GIT_COMMITTER_EMAIL": "noreply@forge.local",
-        }
-        try:
-            merge_sha = self.git(repo).merge(pull["base_ref"], pull["head_sha"], full_message, method, identity)
-        except GitError as exc:
-            raise ApiError(405, "Pull Request is not mergeable") from exc
+        merge_sha = self._merge_commit(repo, pull, actor, headline + ("\n\n" + message if message else ""), method)
         now = now_iso()
         with self.store.tx():
             self.store.mark_merged(issue["id"], actor["id"], merge_sha, now)
@@ -441,6 +432,19 @@ class Service:
             self._close_referenced_issues(repo, issue, actor, now)
         self.after_push(repo)
         return merge_sha
+
+    def _merge_commit(self, repo: Row, pull: Row, actor: Row, message: str, method: str) -> str:
+        """Merges in git, authored by the user who merged and committed by the forge, as GitHub does."""
+        identity = {
+            "GIT_AUTHOR_NAME": actor["name"] or actor["login"],
+            "GIT_AUTHOR_EMAIL": actor["email"] or f"{actor['login']}@forge.local",
+            "GIT_COMMITTER_NAME": "Forge",
+            "GIT_COMMITTER_EMAIL": "noreply@forge.local",
+        }
+        try:
+            return self.git(repo).merge(pull["base_ref"], pull["head_sha"], message, method, identity)
+        except GitError as exc:
+            raise ApiError(405, "Pull Request is not mergeable") from exc
 
     def _close_referenced_issues(self, repo: Row, pull_issue: Row, actor: Row, now: str) -> None:
         """`Closes #N` in a merged PR's body closes issue N, as on GitHub."""
@@ -466,6 +470,24 @@ class Service:
         commit_id: str | None = None,
     ) -> Row:
         self.require(repo, actor, "read")
+        state = self._review_state(issue, actor, event, body, comments)
+        now = now_iso()
+        commit = commit_id or pull["head_sha"]
+        with self.store.tx():
+            review_id = self.store.insert_review(issue["id"], actor["id"], body or "", state, commit, now)
+            for c in comments or []:
+                line = int(c.get("line") or c.get("position") or 1)
+                path, side = c.get("path", ""), c.get("side", "RIGHT")
+                self.store.insert_review_comment(
+                    issue["id"], review_id, actor["id"], c.get("body", ""), path, line, side, commit, now
+                )
+            self.store.add_event(issue["id"], actor["id"], "reviewed")
+            self.store.touch_issue(issue["id"])
+        return self.store.review_by_id(review_id) or {}
+
+    @staticmethod
+    def _review_state(issue: Row, actor: Row, event: str, body: str, comments: list[dict[str, Any]] | None) -> str:
+        """The review's state for `event`, refused as GitHub does: an empty critique, approving oneself."""
         state = REVIEW_EVENTS.get(event or "")
         if state is None:
             raise validation("PullRequestReview", "event", "invalid")
@@ -473,26 +495,7 @@ class Service:
             raise ApiError(422, "Unprocessable Entity", [{"message": "Review body is required"}])
         if issue["user_id"] == actor["id"] and state != "COMMENTED":
             raise ApiError(422, "Unprocessable Entity", [{"message": "Can not approve your own pull request"}])
-        now = now_iso()
-        commit = commit_id or pull["head_sha"]
-        with self.store.tx():
-            review_id = self.store.insert_review(issue["id"], actor["id"], body or "", state, commit, now)
-            for c in comments or []:
-                line = int(c.get("line") or c.get("position") or 1)
-                self.store.insert_review_comment(
-                    issue["id"],
-                    review_id,
-                    actor["id"],
-                    c.get("body", ""),
-                    c.get("path", ""),
-                    line,
-                    c.get("side", "RIGHT"),
-                    commit,
-                    now,
-                )
-            self.store.add_event(issue["id"], actor["id"], "reviewed")
-            self.store.touch_issue(issue["id"])
-        return self.store.review_by_id(review_id) or {}
+        return state
 
     # --- CI -------------------------------------------------------------------------------
 
