@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 from paid_standins.forge import Forge, SampleSeed
-from paid_standins.forge.server import ROUTES
+from paid_standins.forge.routes import ROUTES
 
 from . import recordings, scenario
 

@@ -1,4 +1,4 @@
-"""What GitHub does when asked: permissions, validation and side effects, independent of HTTP."""
+"""What GitHub does when asked: permissions, validation and side effects, independent of HTTP and of SQL."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class Service:
 
     def find_pull(self, repo: Row, number: int) -> tuple[Row, Row]:
         issue = self.find_issue(repo, number)
-        pull = self.store.one("SELECT * FROM pulls WHERE issue_id = ?", issue["id"])
+        pull = self.store.pull_of_issue(issue["id"])
         if pull is None:
             raise not_found()
         return issue, pull
@@ -103,18 +103,12 @@ class Service:
         """A push moved refs: open pulls follow their head branch, as on GitHub."""
         refs = self.git(repo).refs("refs/heads/")
         now = now_iso()
-        with self.store.tx() as db:
-            db.execute("UPDATE repos SET pushed_at = ?, updated_at = ? WHERE id = ?", (now, now, repo["id"]))
-            rows = db.execute(
-                "SELECT p.issue_id, p.head_ref, p.head_sha FROM pulls p JOIN issues i ON i.id = p.issue_id"
-                " WHERE i.repo_id = ? AND i.state = 'open'",
-                (repo["id"],),
-            ).fetchall()
-            for issue_id, head_ref, head_sha in rows:
-                new_sha = refs.get(f"refs/heads/{head_ref}")
-                if new_sha and new_sha != head_sha:
-                    db.execute("UPDATE pulls SET head_sha = ? WHERE issue_id = ?", (new_sha, issue_id))
-                    db.execute("UPDATE issues SET updated_at = ? WHERE id = ?", (now, issue_id))
+        with self.store.tx():
+            self.store.mark_pushed(repo["id"], now)
+            for pull in self.store.open_pull_heads(repo["id"]):
+                new_sha = refs.get(f"refs/heads/{pull['head_ref']}")
+                if new_sha and new_sha != pull["head_sha"]:
+                    self.store.move_pull_head(pull["issue_id"], new_sha, now)
 
     # --- issues -------------------------------------------------------------------------
 
@@ -132,80 +126,61 @@ class Service:
             raise validation("Issue", "title", "missing_field")
         can_triage = PERMISSION_RANK[self.store.permission(repo, actor)] >= PERMISSION_RANK["triage"]
         assignee_row = self.store.user(assignee) if assignee and can_triage else None
-        now = now_iso()
-        with self.store.tx() as db:
-            number = self.store.next_number(db, repo["id"])
-            issue_id = db.execute(
-                "INSERT INTO issues(repo_id, number, title, body, user_id, assignee_id, created_at, updated_at)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    repo["id"],
-                    number,
-                    title,
-                    body,
-                    actor["id"],
-                    assignee_row["id"] if assignee_row else None,
-                    now,
-                    now,
-                ),
-            ).lastrowid
-            assert issue_id is not None
+        assignee_id = assignee_row["id"] if assignee_row else None
+        with self.store.tx():
+            issue_id = self.store.insert_issue(repo["id"], actor["id"], title, body, now_iso(), assignee_id)
             # GitHub silently drops labels from people who may not triage.
             for name in (labels or []) if can_triage else []:
-                self._attach_label(db, repo, issue_id, actor, name)
-        return self.store.issue_by_id(int(issue_id)) or {}
+                self._attach_label(repo, issue_id, actor, name)
+        return self.store.issue_by_id(issue_id) or {}
 
     def edit_issue(self, repo: Row, issue: Row, actor: Row, changes: dict[str, Any]) -> Row:
         is_author = issue["user_id"] == actor["id"]
         if not is_author:
             self.require(repo, actor, "triage")
         now = now_iso()
-        with self.store.tx() as db:
-            for field in ("title", "body"):
-                if field in changes:
-                    if field == "title" and not str(changes[field] or "").strip():
-                        raise validation("Issue", "title", "missing_field")
-                    db.execute(f"UPDATE issues SET {field} = ? WHERE id = ?", (changes[field], issue["id"]))
+        # One transaction: a change refused half-way (an empty title, an unknown state) leaves the issue as it was.
+        with self.store.tx():
+            self._edit_text(issue, changes)
             if "state" in changes and changes["state"] != issue["state"]:
-                state = changes["state"]
-                if state not in ("open", "closed"):
-                    raise validation("Issue", "state", "invalid")
-                if state == "closed":
-                    reason = changes.get("state_reason") or "completed"
-                    db.execute(
-                        "UPDATE issues SET state='closed', state_reason=?, closed_at=?, closed_by_id=? WHERE id=?",
-                        (reason, now, actor["id"], issue["id"]),
-                    )
-                    self.store.add_event(db, issue["id"], actor["id"], "closed")
-                else:
-                    db.execute(
-                        "UPDATE issues SET state='open', state_reason='reopened', closed_at=NULL WHERE id=?",
-                        (issue["id"],),
-                    )
-                    self.store.add_event(db, issue["id"], actor["id"], "reopened")
+                self._change_state(issue, actor, changes, now)
             if "labels" in changes and changes["labels"] is not None:
-                self._set_labels(db, repo, issue["id"], actor, list(changes["labels"]))
+                self._set_labels(repo, issue["id"], actor, list(changes["labels"]))
             if "assignee" in changes or "assignees" in changes:
-                login = changes.get("assignee") or (changes.get("assignees") or [None])[0]
-                user = self.store.user(login) if login else None
-                db.execute(
-                    "UPDATE issues SET assignee_id = ? WHERE id = ?",
-                    (user["id"] if user else None, issue["id"]),
-                )
-                if user is not None:
-                    self.store.add_event(db, issue["id"], actor["id"], "assigned", assignee_id=user["id"])
-            db.execute("UPDATE issues SET updated_at = ? WHERE id = ?", (now, issue["id"]))
+                self._assign(issue, actor, changes.get("assignee") or (changes.get("assignees") or [None])[0])
+            self.store.touch_issue(issue["id"], now)
         return self.store.issue_by_id(issue["id"]) or {}
+
+    def _edit_text(self, issue: Row, changes: dict[str, Any]) -> None:
+        for field in ("title", "body"):
+            if field in changes:
+                if field == "title" and not str(changes[field] or "").strip():
+                    raise validation("Issue", "title", "missing_field")
+                self.store.set_issue_text(issue["id"], field, changes[field])
+
+    def _change_state(self, issue: Row, actor: Row, changes: dict[str, Any], now: str) -> None:
+        state = changes["state"]
+        if state not in ("open", "closed"):
+            raise validation("Issue", "state", "invalid")
+        if state == "closed":
+            self.store.close_issue(issue["id"], changes.get("state_reason") or "completed", actor["id"], now)
+            self.store.add_event(issue["id"], actor["id"], "closed")
+        else:
+            self.store.reopen_issue(issue["id"])
+            self.store.add_event(issue["id"], actor["id"], "reopened")
+
+    def _assign(self, issue: Row, actor: Row, login: str | None) -> None:
+        user = self.store.user(login) if login else None
+        self.store.set_assignee(issue["id"], user["id"] if user else None)
+        if user is not None:
+            self.store.add_event(issue["id"], actor["id"], "assigned", assignee_id=user["id"])
 
     def lock(self, repo: Row, issue: Row, actor: Row, reason: str | None, locked: bool) -> None:
         self.require(repo, actor, "triage")
-        with self.store.tx() as db:
-            db.execute(
-                "UPDATE issues SET locked = ?, lock_reason = ? WHERE id = ?",
-                (int(locked), reason if locked else None, issue["id"]),
-            )
-            self.store.add_event(db, issue["id"], actor["id"], "locked" if locked else "unlocked")
-            self.store.touch_issue(db, issue["id"])
+        with self.store.tx():
+            self.store.set_lock(issue["id"], locked, reason)
+            self.store.add_event(issue["id"], actor["id"], "locked" if locked else "unlocked")
+            self.store.touch_issue(issue["id"])
 
     # --- labels -----------------------------------------------------------------------
 
@@ -217,80 +192,61 @@ class Service:
             raise validation("Label", "color", "invalid")
         if self.store.label(repo["id"], name):
             raise validation("Label", "name", "already_exists")
-        with self.store.tx() as db:
-            db.execute(
-                "INSERT INTO labels(repo_id, name, color, description) VALUES (?,?,?,?)",
-                (repo["id"], name, color.lower(), description),
-            )
+        self.store.insert_label(repo["id"], name, color.lower(), description)
         return self.store.label(repo["id"], name) or {}
 
     def edit_label(self, repo: Row, actor: Row, label: Row, changes: dict[str, Any]) -> Row:
         self.require(repo, actor, "write")
         name = changes.get("new_name") or changes.get("name") or label["name"]
-        with self.store.tx() as db:
-            db.execute(
-                "UPDATE labels SET name = ?, color = ?, description = ? WHERE id = ?",
-                (
-                    name,
-                    changes.get("color", label["color"]),
-                    changes.get("description", label["description"]),
-                    label["id"],
-                ),
-            )
+        color = changes.get("color", label["color"])
+        self.store.update_label(label["id"], name, color, changes.get("description", label["description"]))
         return self.store.label(repo["id"], name) or {}
 
     def delete_label(self, repo: Row, actor: Row, label: Row) -> None:
         self.require(repo, actor, "write")
-        with self.store.tx() as db:
-            db.execute("DELETE FROM issue_labels WHERE label_id = ?", (label["id"],))
-            db.execute("DELETE FROM labels WHERE id = ?", (label["id"],))
+        self.store.delete_label(label["id"])
 
-    def _attach_label(self, db: Any, repo: Row, issue_id: int, actor: Row, name: str) -> None:
-        label_id = self.store.ensure_label(db, repo["id"], name)
-        if db.execute(
-            "SELECT 1 FROM issue_labels WHERE issue_id = ? AND label_id = ?", (issue_id, label_id)
-        ).fetchone():
+    def _attach_label(self, repo: Row, issue_id: int, actor: Row, name: str) -> None:
+        label_id = self.store.ensure_label(repo["id"], name)
+        if not self.store.attach_label(issue_id, label_id):
             return
-        db.execute("INSERT INTO issue_labels VALUES (?, ?)", (issue_id, label_id))
-        name_, color = db.execute("SELECT name, color FROM labels WHERE id = ?", (label_id,)).fetchone()
-        self.store.add_event(db, issue_id, actor["id"], "labeled", label_name=name_, label_color=color)
-        self.store.touch_issue(db, issue_id)
+        label = self.store.label_by_id(label_id) or {}
+        self.store.add_event(issue_id, actor["id"], "labeled", label_name=label["name"], label_color=label["color"])
+        self.store.touch_issue(issue_id)
 
-    def _detach_label(self, db: Any, issue_id: int, actor: Row, label: Row) -> bool:
-        removed = db.execute(
-            "DELETE FROM issue_labels WHERE issue_id = ? AND label_id = ?", (issue_id, label["id"])
-        ).rowcount
+    def _detach_label(self, issue_id: int, actor: Row, label: Row) -> bool:
+        removed = self.store.detach_label(issue_id, label["id"])
         if removed:
             self.store.add_event(
-                db, issue_id, actor["id"], "unlabeled", label_name=label["name"], label_color=label["color"]
+                issue_id, actor["id"], "unlabeled", label_name=label["name"], label_color=label["color"]
             )
-            self.store.touch_issue(db, issue_id)
-        return bool(removed)
+            self.store.touch_issue(issue_id)
+        return removed
 
-    def _set_labels(self, db: Any, repo: Row, issue_id: int, actor: Row, names: list[str]) -> None:
+    def _set_labels(self, repo: Row, issue_id: int, actor: Row, names: list[str]) -> None:
         wanted = {n.lower() for n in names}
         for label in self.store.labels_of(issue_id):
             if label["name"].lower() not in wanted:
-                self._detach_label(db, issue_id, actor, label)
+                self._detach_label(issue_id, actor, label)
         for name in names:
-            self._attach_label(db, repo, issue_id, actor, name)
+            self._attach_label(repo, issue_id, actor, name)
 
     def add_labels(self, repo: Row, issue: Row, actor: Row, names: list[str]) -> None:
         self.require(repo, actor, "triage")
-        with self.store.tx() as db:
+        with self.store.tx():
             for name in names:
-                self._attach_label(db, repo, issue["id"], actor, name)
+                self._attach_label(repo, issue["id"], actor, name)
 
     def set_labels(self, repo: Row, issue: Row, actor: Row, names: list[str]) -> None:
         self.require(repo, actor, "triage")
-        with self.store.tx() as db:
-            self._set_labels(db, repo, issue["id"], actor, names)
+        with self.store.tx():
+            self._set_labels(repo, issue["id"], actor, names)
 
     def remove_label(self, repo: Row, issue: Row, actor: Row, name: str) -> None:
         self.require(repo, actor, "triage")
         label = self.store.label(repo["id"], name)
-        with self.store.tx() as db:
-            if label is None or not self._detach_label(db, issue["id"], actor, label):
+        with self.store.tx():
+            if label is None or not self._detach_label(issue["id"], actor, label):
                 raise ApiError(404, "Label does not exist")
 
     # --- comments and reactions ---------------------------------------------------------
@@ -301,21 +257,13 @@ class Service:
             raise validation("IssueComment", "body", "missing_field")
         if issue["locked"] and PERMISSION_RANK[self.store.permission(repo, actor)] < PERMISSION_RANK["write"]:
             raise ApiError(403, "Unable to create comment because issue is locked.")
-        now = now_iso()
-        with self.store.tx() as db:
-            comment_id = db.execute(
-                "INSERT INTO comments(issue_id, user_id, body, created_at, updated_at) VALUES (?,?,?,?,?)",
-                (issue["id"], actor["id"], body, now, now),
-            ).lastrowid
-            self.store.touch_issue(db, issue["id"])
-        return self.store.one("SELECT * FROM comments WHERE id = ?", comment_id) or {}
+        with self.store.tx():
+            comment_id = self.store.insert_comment(issue["id"], actor["id"], body, now_iso())
+            self.store.touch_issue(issue["id"])
+        return self.store.comment_by_id(comment_id) or {}
 
     def find_comment(self, repo: Row, comment_id: int) -> Row:
-        comment = self.store.one(
-            "SELECT c.* FROM comments c JOIN issues i ON i.id = c.issue_id WHERE c.id = ? AND i.repo_id = ?",
-            comment_id,
-            repo["id"],
-        )
+        comment = self.store.comment_in_repo(repo["id"], comment_id)
         if comment is None:
             raise not_found()
         return comment
@@ -323,8 +271,7 @@ class Service:
     def edit_comment(self, repo: Row, comment: Row, actor: Row, body: str) -> Row:
         if comment["user_id"] != actor["id"]:
             self.require(repo, actor, "write")
-        with self.store.tx() as db:
-            db.execute("UPDATE comments SET body = ?, updated_at = ? WHERE id = ?", (body, now_iso(), comment["id"]))
+        self.store.update_comment(comment["id"], body, now_iso())
         return self.find_comment(repo, comment["id"])
 
     def react(self, repo: Row, subject: str, subject_id: int, actor: Row, content: str) -> tuple[Row, bool]:
@@ -332,23 +279,14 @@ class Service:
         self.require(repo, actor, "read")
         if content not in REACTIONS:
             raise validation("Reaction", "content", "invalid")
-        existing = self.store.one(
-            "SELECT * FROM reactions WHERE subject = ? AND subject_id = ? AND user_id = ? AND content = ?",
-            subject,
-            subject_id,
-            actor["id"],
-            content,
-        )
+        existing = self.store.find_reaction(subject, subject_id, actor["id"], content)
         if existing:
             return existing, False
-        with self.store.tx() as db:
-            reaction_id = db.execute(
-                "INSERT INTO reactions(subject, subject_id, user_id, content, created_at) VALUES (?,?,?,?,?)",
-                (subject, subject_id, actor["id"], content, now_iso()),
-            ).lastrowid
+        with self.store.tx():
+            reaction_id = self.store.insert_reaction(subject, subject_id, actor["id"], content, now_iso())
             if subject == "issue":
-                self.store.touch_issue(db, subject_id)
-        return self.store.one("SELECT * FROM reactions WHERE id = ?", reaction_id) or {}, True
+                self.store.touch_issue(subject_id)
+        return self.store.reaction_by_id(reaction_id) or {}, True
 
     # --- refs ---------------------------------------------------------------------------
 
@@ -398,7 +336,15 @@ class Service:
         maintainer_can_modify: bool = True,
     ) -> Row:
         self.require(repo, actor, "read")
-        head_ref = head.split(":", 1)[1] if ":" in head else head
+        head_ref = head.split(":", 1)[1] if ":" in head else head  # `owner:branch` or `branch`
+        head_sha = self._check_new_pull(repo, title, head_ref, base)
+        with self.store.tx():
+            issue_id = self.store.insert_issue(repo["id"], actor["id"], title, body, now_iso(), is_pull=True)
+            self.store.insert_pull(issue_id, head_ref, head_sha, base, draft, maintainer_can_modify)
+        return self.store.issue_by_id(issue_id) or {}
+
+    def _check_new_pull(self, repo: Row, title: str, head_ref: str, base: str) -> str:
+        """The head's sha, once GitHub's checks pass: both branches exist, a title, no twin, some commits."""
         bare = self.git(repo)
         head_sha = bare.ref_sha(f"refs/heads/{head_ref}")
         base_sha = bare.ref_sha(f"refs/heads/{base}")
@@ -408,36 +354,12 @@ class Service:
             raise validation("PullRequest", "head", "invalid")
         if not title:
             raise validation("PullRequest", "title", "missing_field")
-        duplicate = self.store.scalar(
-            "SELECT i.number FROM pulls p JOIN issues i ON i.id = p.issue_id"
-            " WHERE i.repo_id = ? AND i.state = 'open' AND p.head_ref = ? AND p.base_ref = ?",
-            repo["id"],
-            head_ref,
-            base,
-        )
-        if duplicate is not None:
-            raise validation(
-                "PullRequest",
-                "",
-                "custom",
-                f"A pull request already exists for {repo['owner_login']}:{head_ref}.",
-            )
+        if self.store.open_pull_number(repo["id"], head_ref, base) is not None:
+            message = f"A pull request already exists for {repo['owner_login']}:{head_ref}."
+            raise validation("PullRequest", "", "custom", message)
         if not bare.commits_between(base_sha, head_sha):
             raise validation("PullRequest", "", "custom", f"No commits between {base} and {head_ref}")
-        now = now_iso()
-        with self.store.tx() as db:
-            number = self.store.next_number(db, repo["id"])
-            issue_id = db.execute(
-                "INSERT INTO issues(repo_id, number, title, body, user_id, created_at, updated_at, is_pull)"
-                " VALUES (?,?,?,?,?,?,?,1)",
-                (repo["id"], number, title, body, actor["id"], now, now),
-            ).lastrowid
-            db.execute(
-                "INSERT INTO pulls(issue_id, head_ref, head_sha, base_ref, draft, maintainer_can_modify)"
-                " VALUES (?,?,?,?,?,?)",
-                (issue_id, head_ref, head_sha, base, int(draft), int(maintainer_can_modify)),
-            )
-        return self.store.issue_by_id(int(issue_id or 0)) or {}
+        return head_sha
 
     def edit_pull(self, repo: Row, issue: Row, pull: Row, actor: Row, changes: dict[str, Any]) -> None:
         issue_changes = {k: v for k, v in changes.items() if k in ("title", "body", "state")}
@@ -447,14 +369,9 @@ class Service:
             self.require(repo, actor, "write")
             if self.git(repo).ref_sha(f"refs/heads/{changes['base']}") is None:
                 raise validation("PullRequest", "base", "invalid")
-            with self.store.tx() as db:
-                db.execute("UPDATE pulls SET base_ref = ? WHERE issue_id = ?", (changes["base"], issue["id"]))
+            self.store.set_pull_base(issue["id"], changes["base"])
         if "draft" in changes:
-            with self.store.tx() as db:
-                db.execute(
-                    "UPDATE pulls SET draft = ? WHERE issue_id = ?",
-                    (int(bool(changes["draft"])), issue["id"]),
-                )
+            self.store.set_pull_draft(issue["id"], bool(changes["draft"]))
 
     def pull_stats(self, repo: Row, pull: Row) -> dict[str, Any]:
         bare = self.git(repo)
@@ -506,7 +423,18 @@ class Service:
         if pull["draft"]:
             raise ApiError(405, "Pull Request is still a draft")
         headline = title or f"Merge pull request #{issue['number']} from {repo['owner_login']}/{pull['head_ref']}"
-        full_message = headline + ("\n\n" + message if message else "")
+        merge_sha = self._merge_commit(repo, pull, actor, headline + ("\n\n" + message if message else ""), method)
+        now = now_iso()
+        with self.store.tx():
+            self.store.mark_merged(issue["id"], actor["id"], merge_sha, now)
+            self.store.add_event(issue["id"], actor["id"], "merged", commit_id=merge_sha)
+            self.store.add_event(issue["id"], actor["id"], "closed", commit_id=merge_sha)
+            self._close_referenced_issues(repo, issue, actor, now)
+        self.after_push(repo)
+        return merge_sha
+
+    def _merge_commit(self, repo: Row, pull: Row, actor: Row, message: str, method: str) -> str:
+        """Merges in git, authored by the user who merged and committed by the forge, as GitHub does."""
         identity = {
             "GIT_AUTHOR_NAME": actor["name"] or actor["login"],
             "GIT_AUTHOR_EMAIL": actor["email"] or f"{actor['login']}@forge.local",
@@ -514,40 +442,19 @@ class Service:
             "GIT_COMMITTER_EMAIL": "noreply@forge.local",
         }
         try:
-            merge_sha = self.git(repo).merge(pull["base_ref"], pull["head_sha"], full_message, method, identity)
+            return self.git(repo).merge(pull["base_ref"], pull["head_sha"], message, method, identity)
         except GitError as exc:
             raise ApiError(405, "Pull Request is not mergeable") from exc
-        now = now_iso()
-        with self.store.tx() as db:
-            db.execute(
-                "UPDATE pulls SET merged = 1, merged_at = ?, merged_by_id = ?, merge_commit_sha = ? WHERE issue_id = ?",
-                (now, actor["id"], merge_sha, issue["id"]),
-            )
-            db.execute(
-                "UPDATE issues SET state = 'closed', closed_at = ?, closed_by_id = ?, updated_at = ? WHERE id = ?",
-                (now, actor["id"], now, issue["id"]),
-            )
-            self.store.add_event(db, issue["id"], actor["id"], "merged", commit_id=merge_sha)
-            self.store.add_event(db, issue["id"], actor["id"], "closed", commit_id=merge_sha)
-            self._close_referenced_issues(db, repo, issue, actor, now)
-        self.after_push(repo)
-        return merge_sha
 
-    def _close_referenced_issues(self, db: Any, repo: Row, pull_issue: Row, actor: Row, now: str) -> None:
+    def _close_referenced_issues(self, repo: Row, pull_issue: Row, actor: Row, now: str) -> None:
         """`Closes #N` in a merged PR's body closes issue N, as on GitHub."""
         body = pull_issue["body"] or ""
         for number in re.findall(r"(?i)\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s+#(\d+)", body):
-            row = db.execute(
-                "SELECT id, state FROM issues WHERE repo_id = ? AND number = ? AND is_pull = 0",
-                (repo["id"], int(number)),
-            ).fetchone()
-            if row and row[1] == "open":
-                db.execute(
-                    "UPDATE issues SET state='closed', state_reason='completed', closed_at=?, closed_by_id=?,"
-                    " updated_at=? WHERE id=?",
-                    (now, actor["id"], now, row[0]),
-                )
-                self.store.add_event(db, row[0], actor["id"], "closed")
+            issue = self.store.issue(repo["id"], int(number))
+            if issue and not issue["is_pull"] and issue["state"] == "open":
+                self.store.close_issue(issue["id"], "completed", actor["id"], now)
+                self.store.touch_issue(issue["id"], now)
+                self.store.add_event(issue["id"], actor["id"], "closed")
 
     # --- reviews ---------------------------------------------------------------------------
 
@@ -563,6 +470,24 @@ class Service:
         commit_id: str | None = None,
     ) -> Row:
         self.require(repo, actor, "read")
+        state = self._review_state(issue, actor, event, body, comments)
+        now = now_iso()
+        commit = commit_id or pull["head_sha"]
+        with self.store.tx():
+            review_id = self.store.insert_review(issue["id"], actor["id"], body or "", state, commit, now)
+            for c in comments or []:
+                line = int(c.get("line") or c.get("position") or 1)
+                path, side = c.get("path", ""), c.get("side", "RIGHT")
+                self.store.insert_review_comment(
+                    issue["id"], review_id, actor["id"], c.get("body", ""), path, line, side, commit, now
+                )
+            self.store.add_event(issue["id"], actor["id"], "reviewed")
+            self.store.touch_issue(issue["id"])
+        return self.store.review_by_id(review_id) or {}
+
+    @staticmethod
+    def _review_state(issue: Row, actor: Row, event: str, body: str, comments: list[dict[str, Any]] | None) -> str:
+        """The review's state for `event`, refused as GitHub does: an empty critique, approving oneself."""
         state = REVIEW_EVENTS.get(event or "")
         if state is None:
             raise validation("PullRequestReview", "event", "invalid")
@@ -570,33 +495,7 @@ class Service:
             raise ApiError(422, "Unprocessable Entity", [{"message": "Review body is required"}])
         if issue["user_id"] == actor["id"] and state != "COMMENTED":
             raise ApiError(422, "Unprocessable Entity", [{"message": "Can not approve your own pull request"}])
-        now = now_iso()
-        commit = commit_id or pull["head_sha"]
-        with self.store.tx() as db:
-            review_id = db.execute(
-                "INSERT INTO reviews(issue_id, user_id, body, state, commit_id, submitted_at) VALUES (?,?,?,?,?,?)",
-                (issue["id"], actor["id"], body or "", state, commit, now),
-            ).lastrowid
-            for c in comments or []:
-                db.execute(
-                    "INSERT INTO review_comments(issue_id, review_id, user_id, body, path, line, side, commit_id,"
-                    " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        issue["id"],
-                        review_id,
-                        actor["id"],
-                        c.get("body", ""),
-                        c.get("path", ""),
-                        int(c.get("line") or c.get("position") or 1),
-                        c.get("side", "RIGHT"),
-                        commit,
-                        now,
-                        now,
-                    ),
-                )
-            self.store.add_event(db, issue["id"], actor["id"], "reviewed")
-            self.store.touch_issue(db, issue["id"])
-        return self.store.one("SELECT * FROM reviews WHERE id = ?", review_id) or {}
+        return state
 
     # --- CI -------------------------------------------------------------------------------
 
@@ -614,32 +513,23 @@ class Service:
         if state not in STATUS_STATES:
             raise validation("Status", "state", "custom", f"state is not included in the list: {state}")
         full_sha = self.resolve_sha(repo, sha)
-        with self.store.tx() as db:
-            status_id = db.execute(
-                "INSERT INTO statuses(repo_id, sha, state, context, description, target_url, creator_id, created_at)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    repo["id"],
-                    full_sha,
-                    state,
-                    fields.get("context") or "default",
-                    fields.get("description"),
-                    fields.get("target_url"),
-                    actor["id"],
-                    now_iso(),
-                ),
-            ).lastrowid
-            self._touch_pulls_at(db, repo, full_sha)
-        return self.store.one("SELECT * FROM statuses WHERE id = ?", status_id) or {}
+        with self.store.tx():
+            status_id = self.store.insert_status(
+                repo["id"],
+                full_sha,
+                state,
+                fields.get("context") or "default",
+                fields.get("description"),
+                fields.get("target_url"),
+                actor["id"],
+                now_iso(),
+            )
+            self.store.touch_pulls_at(repo["id"], full_sha, now_iso())
+        return self.store.status_by_id(status_id) or {}
 
     def latest_statuses(self, repo: Row, sha: str) -> list[Row]:
         """The newest status per context, as in GitHub's combined status."""
-        return self.store.all(
-            "SELECT * FROM statuses WHERE id IN (SELECT MAX(id) FROM statuses WHERE repo_id = ? AND sha = ?"
-            " GROUP BY context) ORDER BY id",
-            repo["id"],
-            sha,
-        )
+        return self.store.latest_statuses(repo["id"], sha)
 
     def create_check_run(self, repo: Row, actor: Row, fields: dict[str, Any]) -> Row:
         self.require(repo, actor, "write")
@@ -649,39 +539,32 @@ class Service:
         status, conclusion = self._check_state(fields)
         now = now_iso()
         output = fields.get("output") or {}
-        with self.store.tx() as db:
-            run_id = db.execute(
-                "INSERT INTO check_runs(repo_id, head_sha, name, status, conclusion, started_at, completed_at,"
-                " title, summary, text, external_id, details_url) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    repo["id"],
-                    sha,
-                    fields["name"],
-                    status,
-                    conclusion,
-                    fields.get("started_at") or now,
-                    fields.get("completed_at") or (now if status == "completed" else None),
-                    output.get("title"),
-                    output.get("summary"),
-                    output.get("text"),
-                    fields.get("external_id"),
-                    fields.get("details_url"),
-                ),
-            ).lastrowid
-            self._touch_pulls_at(db, repo, sha)
-        return self.store.one("SELECT * FROM check_runs WHERE id = ?", run_id) or {}
+        with self.store.tx():
+            run_id = self.store.insert_check_run(
+                repo["id"],
+                sha,
+                fields["name"],
+                status=status,
+                conclusion=conclusion,
+                started_at=fields.get("started_at") or now,
+                completed_at=fields.get("completed_at") or (now if status == "completed" else None),
+                title=output.get("title"),
+                summary=output.get("summary"),
+                text=output.get("text"),
+                external_id=fields.get("external_id"),
+                details_url=fields.get("details_url"),
+            )
+            self.store.touch_pulls_at(repo["id"], sha, now_iso())
+        return self.store.check_run_by_id(run_id) or {}
 
     def update_check_run(self, repo: Row, actor: Row, run: Row, fields: dict[str, Any]) -> Row:
         self.require(repo, actor, "write")
         merged = {"status": run["status"], "conclusion": run["conclusion"], **fields}
         status, conclusion = self._check_state(merged)
-        with self.store.tx() as db:
-            db.execute(
-                "UPDATE check_runs SET status = ?, conclusion = ?, completed_at = ? WHERE id = ?",
-                (status, conclusion, now_iso() if status == "completed" else None, run["id"]),
-            )
-            self._touch_pulls_at(db, repo, run["head_sha"])
-        return self.store.one("SELECT * FROM check_runs WHERE id = ?", run["id"]) or {}
+        with self.store.tx():
+            self.store.update_check_run(run["id"], status, conclusion, now_iso() if status == "completed" else None)
+            self.store.touch_pulls_at(repo["id"], run["head_sha"], now_iso())
+        return self.store.check_run_by_id(run["id"]) or {}
 
     @staticmethod
     def _check_state(fields: dict[str, Any]) -> tuple[str, str | None]:
@@ -694,10 +577,3 @@ class Service:
         if status == "completed" and conclusion is None:
             raise validation("CheckRun", "conclusion", "missing_field")
         return status, conclusion
-
-    def _touch_pulls_at(self, db: Any, repo: Row, sha: str) -> None:
-        db.execute(
-            "UPDATE issues SET updated_at = ? WHERE id IN (SELECT p.issue_id FROM pulls p JOIN issues i"
-            " ON i.id = p.issue_id WHERE i.repo_id = ? AND p.head_sha = ?)",
-            (now_iso(), repo["id"], sha),
-        )

@@ -71,7 +71,7 @@ class Shapes:
         return shaped
 
     def user(self, user: Row, private: bool = False) -> JSON:
-        public_repos = self.store.scalar("SELECT COUNT(*) FROM repos WHERE owner_id = ?", user["id"])
+        public_repos = self.store.repo_count_of(user["id"])
         shaped = dict(self.simple_user(user) or {})
         shaped.update(
             {
@@ -119,7 +119,7 @@ class Shapes:
         full_name = f"{repo['owner_login']}/{repo['name']}"
         api = self.repo_url(repo)
         html = f"{self.base}/{full_name}"
-        open_issues = self.store.scalar("SELECT COUNT(*) FROM issues WHERE repo_id = ? AND state = 'open'", repo["id"])
+        open_issues = self.store.open_issue_count(repo["id"])
         shaped: JSON = {
             "id": repo["id"],
             "node_id": node_id("Repository", repo["id"]),
@@ -282,9 +282,7 @@ class Shapes:
     def author_association(self, repo: Row, user_id: int) -> str:
         if user_id == repo["owner_id"]:
             return "OWNER"
-        permission = self.store.scalar(
-            "SELECT permission FROM permissions WHERE repo_id = ? AND user_id = ?", repo["id"], user_id
-        )
+        permission = self.store.granted_permission(repo["id"], user_id)
         return "COLLABORATOR" if permission in ("write", "maintain", "admin", "triage") else "NONE"
 
     def issue(self, repo: Row, issue: Row, single: bool = False) -> JSON:
@@ -310,7 +308,7 @@ class Shapes:
             "assignee": assignee,
             "assignees": [assignee] if assignee else [],
             "milestone": None,
-            "comments": self.store.scalar("SELECT COUNT(*) FROM comments WHERE issue_id = ?", issue["id"]),
+            "comments": self.store.comment_count(issue["id"]),
             "created_at": issue["created_at"],
             "updated_at": issue["updated_at"],
             "closed_at": issue["closed_at"],
@@ -332,14 +330,14 @@ class Shapes:
         }
         if issue["is_pull"]:
             pulls = f"{self.repo_url(repo)}/pulls/{issue['number']}"
-            merged_at = self.store.scalar("SELECT merged_at FROM pulls WHERE issue_id = ?", issue["id"])
-            shaped["draft"] = bool(self.store.scalar("SELECT draft FROM pulls WHERE issue_id = ?", issue["id"]))
+            pull = self.store.pull_of_issue(issue["id"]) or {}
+            shaped["draft"] = bool(pull.get("draft"))
             shaped["pull_request"] = {
                 "url": pulls,
                 "html_url": html,
                 "diff_url": f"{html}.diff",
                 "patch_url": f"{html}.patch",
-                "merged_at": merged_at,
+                "merged_at": pull.get("merged_at"),
             }
         if single:
             shaped["closed_by"] = self.simple_user(self.store.user_by_id(issue["closed_by_id"]))
@@ -478,10 +476,8 @@ class Shapes:
                     "rebaseable": False,
                     "mergeable_state": "clean" if stats["mergeable"] else "dirty",
                     "merged_by": merged_by,
-                    "comments": self.store.scalar("SELECT COUNT(*) FROM comments WHERE issue_id = ?", issue["id"]),
-                    "review_comments": self.store.scalar(
-                        "SELECT COUNT(*) FROM review_comments WHERE issue_id = ?", issue["id"]
-                    ),
+                    "comments": self.store.comment_count(issue["id"]),
+                    "review_comments": self.store.review_comment_count(issue["id"]),
                     "maintainer_can_modify": bool(pull["maintainer_can_modify"]),
                     "commits": stats["commits"],
                     "additions": stats["additions"],
@@ -508,8 +504,8 @@ class Shapes:
 
     def commit(self, repo: Row, info: CommitInfo) -> JSON:
         api = f"{self.repo_url(repo)}/commits/{info.sha}"
-        author = self.simple_user(self.store.one("SELECT * FROM users WHERE email = ?", info.author_email))
-        committer = self.simple_user(self.store.one("SELECT * FROM users WHERE email = ?", info.committer_email))
+        author = self.simple_user(self.store.user_by_email(info.author_email))
+        committer = self.simple_user(self.store.user_by_email(info.committer_email))
         return {
             "sha": info.sha,
             "node_id": node_id("Commit", info.sha),
@@ -737,12 +733,7 @@ class Shapes:
         api = f"{self.repo_url(repo)}/check-runs/{run['id']}"
         html = f"{self.base}/{repo['owner_login']}/{repo['name']}/runs/{run['id']}"
         suite_id = int(hashlib.sha1(run["head_sha"].encode()).hexdigest()[:8], 16)
-        pulls = self.store.all(
-            "SELECT i.number, p.head_ref, p.head_sha, p.base_ref FROM pulls p JOIN issues i ON i.id = p.issue_id"
-            " WHERE i.repo_id = ? AND p.head_sha = ?",
-            repo["id"],
-            run["head_sha"],
-        )
+        pulls = self.store.pulls_at_sha(repo["id"], run["head_sha"])
         light_repo = {"id": repo["id"], "url": self.repo_url(repo), "name": repo["name"]}
         return {
             "id": run["id"],
