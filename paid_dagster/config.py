@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .agent.guardrails import Limits
-from .outcomes.gates import GateSettings
-from .outcomes.scoring import ScoreWeights
 from .secrets import SECRETS
 
 DEFAULT_CONFIG_PATH = "paid.yaml"
@@ -56,6 +53,45 @@ class ChecksSettings:
     enabled: bool = True
     max_rounds: int = 3
     timeout_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The `limits:` section of paid.yaml."""
+
+    max_turns: int = 40
+    wall_time_seconds: float = 1800
+    cost_ceiling_usd: float = 3.0
+    command_timeout_seconds: int = 120
+    loop_repeats: int = 3
+    wind_down_fraction: float = 0.9
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """The `scoring:` section: the weights of the quality score's components (normalised by their sum)."""
+
+    merged: float = 0.30
+    ci_first_try: float = 0.20
+    human_vote: float = 0.20
+    iterations: float = 0.15
+    lint_clean: float = 0.10
+    tests_passing: float = 0.05
+
+    def total(self) -> float:
+        return sum(asdict(self).values())
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """The `gates:` section: when a project's quality pauses its dispatch."""
+
+    rolling_ratio: float = 0.8  # 7-day mean below this share of the 30-day mean trips the gate
+    failure_rate: float = 0.3  # more than this share of failing scores in 7 days trips it
+    failure_below: float = 0.5  # a score under this is a failure
+    min_scores: int = 5  # too few scores say nothing
+    floor: float = 0.3  # per-issue floor for settled PRs (blocking check)
+    resume_label: str = "paid-resume"  # a trusted person putting this label on any issue lifts a pause
 
 
 @dataclass(frozen=True)

@@ -11,24 +11,12 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..config import ScoreWeights
 from ..ledger import Event
 
 FORMULA_VERSION = "score-v1"
 # `quality.checked` is what the checks loop was called before it was `checks.ran`: history still counts.
 SCORE_KINDS = ("pr.observed", "feedback.received", "run.finished", "checks.ran", "quality.checked")
-
-
-@dataclass(frozen=True)
-class ScoreWeights:
-    merged: float = 0.30
-    ci_first_try: float = 0.20
-    human_vote: float = 0.20
-    iterations: float = 0.15
-    lint_clean: float = 0.10
-    tests_passing: float = 0.05
-
-    def total(self) -> float:
-        return sum(asdict(self).values())
 
 
 @dataclass(frozen=True)
