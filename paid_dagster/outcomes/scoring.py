@@ -8,7 +8,7 @@ Weights come from paid.yaml; the formula's version is FORMULA_VERSION (bump it w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..config import ScoreWeights
@@ -65,6 +65,6 @@ def score_events(events: Iterable[Event], weights: ScoreWeights) -> Score:
         "lint_clean": _check_component(last_checks, "lint"),
         "tests_passing": _check_component(last_checks, "tests"),
     }
-    w = asdict(weights)
+    w = weights.model_dump()
     score = round(sum(w[k] * v for k, v in components.items()) / (weights.total() or 1.0), 6)
     return Score(score, components, settled, n)
