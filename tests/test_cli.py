@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import socket
@@ -17,6 +18,7 @@ from paid_standins.forge import Forge, seed_sample
 from paid_standins.stack import stack_config
 from pydantic import ValidationError
 
+import paid_dagster
 from paid_dagster.config import ConfigError, GitHubSettings, load_config, parse_config
 from paid_dagster.secrets import SECRETS
 
@@ -153,6 +155,20 @@ def test_load_config_resolves_relative_directories_and_registers_secrets(
     assert config.work_dir == str(tmp_path / "conf" / "work") and config.source == str(path)
     assert [r.prompts_dir for r in config.repositories] == [str(tmp_path / "conf" / "prompts"), "/abs"]
     assert "plain-looking-value-42" not in SECRETS.mask("the value plain-looking-value-42 leaked")
+
+
+def test_every_settings_class_is_in_config_which_imports_no_domain_module() -> None:
+    root = Path(paid_dagster.__file__).parent
+    tree = ast.parse((root / "config.py").read_text())
+    assert {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level} == {"secrets"}
+    elsewhere = [
+        f"{path.relative_to(root)}: {node.name}"
+        for path in root.rglob("*.py")
+        if path.name != "config.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name.endswith(("Settings", "Limits", "Weights"))
+    ]
+    assert elsewhere == []
 
 
 def test_init_writes_a_file_doctor_understands(tmp_path: Path) -> None:
