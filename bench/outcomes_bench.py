@@ -14,10 +14,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.common import row
+from paid_dagster.config import ScoreWeights
 from paid_dagster.ledger import Ledger
 from paid_dagster.ledger.store import events_table
 from paid_dagster.outcomes.costs import daily_costs
-from paid_dagster.outcomes.scoring import SCORE_KINDS, ScoreWeights, score_events
+from paid_dagster.outcomes.scoring import SCORE_KINDS, score_events
 
 SIZES = [int(x) for x in os.environ.get("BENCH_COST_EVENTS", "10000,100000,1000000").split(",")]
 DAY = date(2026, 6, 15)

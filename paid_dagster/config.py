@@ -1,24 +1,48 @@
-"""`paid.yaml`: which repositories Paid works on and how. Parsed strictly: an unknown key is an error."""
+"""`paid.yaml`: which repositories Paid works on and how, and every settings class Paid has.
+
+The file is parsed by the models below (pydantic): an unknown key is an error, and so is a value of the wrong
+kind. Each problem is said with the file, the key's path (`repositories[0].sandbox`), what was expected and
+what was given. The domain packages import their settings from here; this module imports none of them.
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import yaml
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+    with_config,
+)
+from pydantic_core import ErrorDetails
+from typing_extensions import TypedDict  # pydantic reads typing's TypedDict only from Python 3.12
 
-from .agent.guardrails import Limits
-from .outcomes.gates import GateSettings
-from .outcomes.scoring import ScoreWeights
 from .secrets import SECRETS
 
 DEFAULT_CONFIG_PATH = "paid.yaml"
-TRUSTED_DEFAULT = ("write", "maintain", "admin")
-PERMISSIONS = ("read", "triage", "write", "maintain", "admin")
 REPO_NAME = re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9_.-]+$")
+
+Engine = Literal["mini-swe-agent", "claude-code", "codex", "aider"]
+SandboxKind = Literal["auto", "docker", "bubblewrap", "local"]
+Permission = Literal["read", "triage", "write", "maintain", "admin"]
+Tier = Literal["low", "medium", "high"]
+PERMISSIONS: tuple[Permission, ...] = get_args(Permission)
+TRUSTED_DEFAULT: tuple[Permission, ...] = ("write", "maintain", "admin")
 
 
 class ConfigError(ValueError):
@@ -29,58 +53,154 @@ class ConfigError(ValueError):
         super().__init__("; ".join(problems))
 
 
-@dataclass(frozen=True)
-class GitHubSettings:
-    base_url: str = "https://api.github.com"
-    token_env: str = "GITHUB_TOKEN"
-    review_token_env: str | None = None  # a second identity for reviews (GitHub refuses REQUEST_CHANGES by the author)
-    seconds_between_writes: float = 1.0
-    retries: int = 3
-    timeout_seconds: float = 15.0
+# --- the kinds of values (YAML gives them typed: "3" is text, not a number) ---------------------------
+
+M = TypeVar("M")
+Number = Annotated[float, Field(strict=True, ge=0)]
+WholeNumber = Annotated[int, Field(strict=True, ge=0)]
+Text = StrictStr
+Flag = StrictBool
+# `fallbacks:` with nothing after it is YAML's null: an empty list, as an empty section is all defaults.
+Items = Annotated[tuple[M, ...], BeforeValidator(lambda value: () if value is None else value)]
+Section = Annotated[M, BeforeValidator(lambda value: {} if value is None else value)]
 
 
-@dataclass(frozen=True)
-class ModelSettings:
-    name: str = "anthropic/claude-sonnet-4-5"
-    api_base: str | None = None
-    api_key_env: str | None = None
-    fallbacks: tuple[str, ...] = ()
-    temperature: float = 0.0
-    timeout_seconds: float = 120.0
-    input_cost_per_token: float | None = None
-    output_cost_per_token: float | None = None
+class Settings(BaseModel):
+    """A section of paid.yaml: frozen (change a copy with `model_copy(update=...)`), unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class ChecksSettings:
-    enabled: bool = True
-    max_rounds: int = 3
-    timeout_seconds: int = 300
+class GitHubSettings(Settings):
+    base_url: Text = "https://api.github.com"
+    token_env: Text = "GITHUB_TOKEN"
+    review_token_env: Text | None = None  # a second identity for reviews (GitHub refuses REQUEST_CHANGES by the author)
+    seconds_between_writes: Number = 1.0
+    retries: WholeNumber = 3
+    timeout_seconds: Number = 15.0
 
 
-@dataclass(frozen=True)
-class NotifierSettings:
-    kind: str = "log"  # log | webhook
-    url: str | None = None
+class ModelSettings(Settings):
+    name: Text = "anthropic/claude-sonnet-4-5"
+    api_base: Text | None = None
+    api_key_env: Text | None = None
+    fallbacks: Items[Text] = ()
+    temperature: Number = 0.0
+    timeout_seconds: Number = 120.0
+    input_cost_per_token: Number | None = None
+    output_cost_per_token: Number | None = None
 
 
-@dataclass(frozen=True)
-class RepoSettings:
-    name: str
-    trigger_label: str = "paid-build"
-    trusted_permissions: tuple[str, ...] = TRUSTED_DEFAULT
-    branch_prefix: str = "paid/"
-    base_branch: str | None = None
-    engine: str = "mini-swe-agent"
-    sandbox: str = "auto"
-    sandbox_image: str = "paid-sandbox:bookworm"
-    triage: bool = True
-    budget_daily_usd: float | None = None
-    budget_monthly_usd: float | None = None
-    max_follow_ups: int = 3
-    risk_policy: tuple[dict[str, str], ...] = ()  # [{glob, tier: low|medium|high}], first match wins
-    review_rounds: int = 2  # remediation rounds for blocking findings before escalating to a human
-    prompts_dir: str | None = None  # templates here override the built-in ones of the same name
+class ChecksSettings(Settings):
+    """The `checks:` section (`quality:` is its old name): the project's checks fed back to the agent."""
+
+    enabled: Flag = True
+    max_rounds: WholeNumber = 3
+    timeout_seconds: WholeNumber = 300
+
+
+class Limits(Settings):
+    """The `limits:` section: the agent's guardrails per run."""
+
+    max_turns: WholeNumber = 40
+    wall_time_seconds: Number = 1800
+    cost_ceiling_usd: Number = 3.0
+    command_timeout_seconds: WholeNumber = 120
+    loop_repeats: WholeNumber = 3
+    wind_down_fraction: Number = 0.9
+
+
+class ScoreWeights(Settings):
+    """The `scoring:` section: the weights of the quality score's components (normalised by their sum)."""
+
+    merged: Number = 0.30
+    ci_first_try: Number = 0.20
+    human_vote: Number = 0.20
+    iterations: Number = 0.15
+    lint_clean: Number = 0.10
+    tests_passing: Number = 0.05
+
+    def total(self) -> float:
+        return sum(self.model_dump().values())
+
+
+class GateSettings(Settings):
+    """The `gates:` section: when a project's quality pauses its dispatch."""
+
+    rolling_ratio: Number = 0.8  # 7-day mean below this share of the 30-day mean trips the gate
+    failure_rate: Number = 0.3  # more than this share of failing scores in 7 days trips it
+    failure_below: Number = 0.5  # a score under this is a failure
+    min_scores: WholeNumber = 5  # too few scores say nothing
+    floor: Number = 0.3  # per-issue floor for settled PRs (blocking check)
+    resume_label: Text = "paid-resume"  # a trusted person putting this label on any issue lifts a pause
+
+
+class NotifierSettings(Settings):
+    kind: Literal["log", "webhook"] = "log"
+    url: Text | None = None
+
+
+@with_config(ConfigDict(extra="forbid"))
+class RiskRule(TypedDict):
+    """One rule of `risk_policy`: changed paths matching `glob` are of this tier; the first match wins."""
+
+    glob: str
+    tier: Tier
+
+
+class RepoDefaults(Settings):
+    """What a repository entry may set; the `defaults:` section sets it for every entry."""
+
+    trigger_label: Text = "paid-build"
+    trusted_permissions: Items[Permission] = TRUSTED_DEFAULT
+    branch_prefix: Text = "paid/"
+    base_branch: Text | None = None
+    engine: Engine = "mini-swe-agent"
+    sandbox: SandboxKind = "auto"
+    sandbox_image: Text = "paid-sandbox:bookworm"
+    triage: Flag = True
+    budget_daily_usd: Number | None = None
+    budget_monthly_usd: Number | None = None
+    max_follow_ups: WholeNumber = 3
+    risk_policy: Items[RiskRule] = ()  # first match wins
+    review_rounds: WholeNumber = 2  # remediation rounds for blocking findings before escalating to a human
+    prompts_dir: Text | None = None  # templates here override the built-in ones of the same name
+
+    @field_validator("trigger_label")
+    @classmethod
+    def _one_label(cls, label: str) -> str:
+        if not label.strip() or "," in label:
+            raise ValueError(f"expected a label name without commas, got {label!r}")
+        return label
+
+    @field_validator("trusted_permissions")
+    @classmethod
+    def _someone_trusted(cls, permissions: tuple[Permission, ...]) -> tuple[Permission, ...]:
+        if not permissions:
+            raise ValueError(f"expected some of {', '.join(PERMISSIONS)}, got none (then nobody could start Paid)")
+        return permissions
+
+
+class RepoSettings(RepoDefaults):
+    """One entry of `repositories:`, either `owner/name` or a mapping with a `name`."""
+
+    name: Text
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data}
+        if not isinstance(data, dict):
+            raise ValueError(f"expected `owner/name` or a mapping with a `name`, got {data!r}")
+        return data
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _owner_and_name(cls, name: Any) -> Any:
+        if not isinstance(name, str) or not REPO_NAME.match(name):
+            raise ValueError(f"expected `owner/repository`, got {name!r}")
+        return name
 
     @property
     def owner(self) -> str:
@@ -91,21 +211,41 @@ class RepoSettings:
         return self.name.split("/", 1)[1]
 
 
-@dataclass(frozen=True)
-class PaidConfig:
-    repositories: tuple[RepoSettings, ...]
-    github: GitHubSettings = field(default_factory=GitHubSettings)
-    model: ModelSettings = field(default_factory=ModelSettings)
-    limits: Limits = field(default_factory=Limits)
-    checks: ChecksSettings = field(default_factory=ChecksSettings)
-    scoring: ScoreWeights = field(default_factory=ScoreWeights)
-    gates: GateSettings = field(default_factory=GateSettings)
-    notifier: NotifierSettings = field(default_factory=NotifierSettings)
-    first_tick_backlog: int = 10
-    work_dir: str = ".paid/work"
-    ledger_url: str | None = None
-    secret_env: tuple[str, ...] = ()  # more variables whose values are secrets, masked wherever text leaves
-    source: str = "<memory>"
+class PaidConfig(Settings):
+    """The whole file. `defaults` is merged into every repository entry (an entry's own keys win)."""
+
+    github: Section[GitHubSettings] = Field(default_factory=GitHubSettings)
+    model: Section[ModelSettings] = Field(default_factory=ModelSettings)
+    limits: Section[Limits] = Field(default_factory=Limits)
+    checks: Section[ChecksSettings] = Field(
+        default_factory=ChecksSettings, validation_alias=AliasChoices("checks", "quality")
+    )
+    scoring: Section[ScoreWeights] = Field(default_factory=ScoreWeights)
+    gates: Section[GateSettings] = Field(default_factory=GateSettings)
+    notifier: Section[NotifierSettings] = Field(default_factory=NotifierSettings)
+    first_tick_backlog: WholeNumber = 10
+    work_dir: Text = ".paid/work"
+    ledger_url: Text | None = None
+    secret_env: Items[Text] = ()  # more variables whose values are secrets, masked wherever text leaves
+    defaults: Section[RepoDefaults] = Field(default_factory=RepoDefaults)  # validated before `repositories`
+    repositories: Items[RepoSettings] = Field(default=(), validate_default=True)
+    _source: str = PrivateAttr("<memory>")
+
+    @field_validator("repositories")
+    @classmethod
+    def _with_defaults(cls, repos: tuple[RepoSettings, ...], info: ValidationInfo) -> tuple[RepoSettings, ...]:
+        if not repos:
+            raise ValueError("list at least one `owner/name` for Paid to watch")
+        defaults: RepoDefaults | None = info.data.get("defaults")  # absent when it had problems of its own
+        given = {key: getattr(defaults, key) for key in defaults.model_fields_set} if defaults else {}
+        return tuple(
+            repo.model_copy(update={k: v for k, v in given.items() if k not in repo.model_fields_set}) for repo in repos
+        )
+
+    @property
+    def source(self) -> str:
+        """The file this was read from."""
+        return self._source
 
     def repository(self, name: str) -> RepoSettings:
         for repo in self.repositories:
@@ -126,127 +266,85 @@ class PaidConfig:
         return token
 
 
-def _known(
-    cls: type, where: str, data: dict[str, Any], problems: list[str], extra: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    names = ({f.name for f in fields(cls)} - {"source"}) | extra
-    for key in data:
-        if key not in names:
-            suggestion = ", ".join(sorted(names))
-            problems.append(f"{where}: unknown key {key!r} (known keys: {suggestion})")
-    return {k: v for k, v in data.items() if k in names}
+# --- problems, said for people ----------------------------------------------------------------------
+
+EXPECTED = {
+    "bool_type": "true or false",
+    "int_type": "a number ≥ 0",
+    "float_type": "a number ≥ 0",
+    "greater_than_equal": "a number ≥ 0",
+    "string_type": "text",
+}
+MAPPINGS = {"risk_policy": "a rule {glob: 'src/**', tier: low|medium|high}"}  # what an item of the list is
+LISTS = {
+    "repositories": "a list of `owner/name` entries",
+    "secret_env": "a list of environment variable names",
+    "fallbacks": "a list of model names",
+}
 
 
-def _section(cls: type, where: str, data: Any, problems: list[str]) -> Any:
-    if data is None:
-        return cls()
-    if not isinstance(data, dict):
-        problems.append(f"{where}: expected a mapping of settings, got {type(data).__name__}")
-        return cls()
-    values = _known(cls, where, data, problems)
-    defaults = cls()
-    for f in fields(cls):
-        if f.name not in values:
-            continue
-        value, default = values[f.name], getattr(defaults, f.name)
-        if isinstance(default, tuple) or f.name == "fallbacks":
-            values[f.name] = tuple(value or ())
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                problems.append(f"{where}.{f.name}: expected true or false, got {value!r}")
-        elif isinstance(default, (int, float)) and (
-            not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0
-        ):
-            problems.append(f"{where}.{f.name}: expected a number ≥ 0, got {value!r}")
-    try:
-        return replace(defaults, **values)
-    except TypeError as exc:
-        problems.append(f"{where}: {exc}")
-        return defaults
+def _path(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
 
 
-def _repository(index: int, data: Any, defaults: dict[str, Any], problems: list[str]) -> RepoSettings | None:
-    where = f"repositories[{index}]"
-    if isinstance(data, str):
-        data = {"name": data}
-    if not isinstance(data, dict):
-        problems.append(f"{where}: expected `owner/name` or a mapping with a `name`")
-        return None
-    merged = {**defaults, **data}
-    values = _known(RepoSettings, where, merged, problems)
-    name = values.get("name")
-    if not isinstance(name, str) or not REPO_NAME.match(name):
-        problems.append(f"{where}.name: expected `owner/repository`, got {name!r}")
-        return None
-    if "trusted_permissions" in values:
-        trusted = tuple(values["trusted_permissions"] or ())
-        bad = [p for p in trusted if p not in PERMISSIONS]
-        if bad or not trusted:
-            problems.append(f"{where}.trusted_permissions: use some of {', '.join(PERMISSIONS)}; got {trusted!r}")
-        values["trusted_permissions"] = trusted
-    if "risk_policy" in values:
-        policy = tuple(values["risk_policy"] or ())
-        bad_rules = [
-            r
-            for r in policy
-            if not isinstance(r, dict)
-            or r.get("tier") not in ("low", "medium", "high")
-            or not isinstance(r.get("glob"), str)
-        ]
-        if bad_rules:
-            problems.append(
-                f"{where}.risk_policy: each rule is {{glob: 'src/**', tier: low|medium|high}}; got {bad_rules!r}"
-            )
-        values["risk_policy"] = policy
-    if values.get("engine", "mini-swe-agent") not in ("mini-swe-agent", "claude-code", "codex", "aider"):
-        problems.append(f"{where}.engine: one of mini-swe-agent, claude-code, codex, aider; got {values['engine']!r}")
-    if values.get("sandbox", "auto") not in ("auto", "docker", "bubblewrap", "local"):
-        problems.append(f"{where}.sandbox: one of auto, docker, bubblewrap, local; got {values['sandbox']!r}")
-    label = values.get("trigger_label", "paid-build")
-    if not isinstance(label, str) or not label.strip() or "," in label:
-        problems.append(f"{where}.trigger_label: a label name without commas; got {label!r}")
-    return RepoSettings(**values)
+def _keys(kind: Any) -> dict[str, Any]:
+    """The keys a mapping of this kind takes (aliases too), each with the kind of its value."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        keys: dict[str, Any] = {}
+        for name, field in kind.model_fields.items():
+            aliases = field.validation_alias.choices if isinstance(field.validation_alias, AliasChoices) else []
+            keys.update({str(alias): field.annotation for alias in [name, *aliases]})
+        return keys
+    return dict(getattr(kind, "__annotations__", {}))
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the mapping at `loc` takes, found by walking the schema from the top."""
+    kind: Any = PaidConfig
+    for part in loc:
+        if isinstance(part, str):
+            kind = _keys(kind).get(part)
+        while get_origin(kind) in (tuple, Union, Annotated):  # tuple[X, ...], X | None: the mapping is an X
+            kind = next(arg for arg in get_args(kind) if arg is not type(None))
+    return sorted(name for name in _keys(kind) if name != "quality")  # `quality`: the old name of `checks`
+
+
+def _problem(error: ErrorDetails) -> str:
+    loc, kind, given = tuple(error["loc"]), error["type"], error.get("input")
+    where = f"{_path(loc)}: " if loc else ""
+    if kind == "extra_forbidden":
+        parent, key = loc[:-1], str(loc[-1])
+        known = _known_keys(parent)
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{_path(parent) + ': ' if parent else ''}unknown key {key!r} ({hint}known keys: {', '.join(known)})"
+    if kind == "missing":
+        return f"{where}required, but missing"
+    if kind == "value_error":
+        return f"{where}{error.get('ctx', {}).get('error', error['msg'])}"
+    if kind in ("dict_type", "model_type"):
+        item_of = loc[-2] if len(loc) > 1 and isinstance(loc[-1], int) else None
+        mapping = MAPPINGS.get(str(item_of), "a mapping") if item_of else "a mapping of settings"
+        return f"{where}expected {mapping}, got {given!r}"
+    if kind == "literal_error":
+        return f"{where}expected one of {error.get('ctx', {}).get('expected')}, got {given!r}"
+    if kind == "tuple_type":
+        return f"{where}expected {LISTS.get(str(loc[-1]), 'a list')}, got {given!r}"
+    if kind == "int_type" and isinstance(given, float):
+        return f"{where}expected a whole number ≥ 0, got {given!r}"
+    expected = EXPECTED.get(kind)
+    return f"{where}expected {expected}, got {given!r}" if expected else f"{where}{error['msg']}, got {given!r}"
 
 
 def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
-    problems: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: expected a mapping at the top level (`paid init` writes an example)"])
-    top = _known(PaidConfig, source, data, problems, frozenset({"defaults", "quality"}))  # quality: old name
-    defaults = top.get("defaults") or {}
-    if not isinstance(defaults, dict):
-        problems.append(f"{source}: defaults: expected a mapping of repository settings")
-        defaults = {}
-    raw_repos = top.get("repositories")
-    if not raw_repos:
-        problems.append(f"{source}: repositories: list at least one `owner/name` for Paid to watch")
-        raw_repos = []
-    repos = [_repository(i, r, defaults, problems) for i, r in enumerate(raw_repos)]
-    backlog = top.get("first_tick_backlog", 10)
-    if not isinstance(backlog, int) or backlog < 0:
-        problems.append(f"{source}: first_tick_backlog: expected a whole number ≥ 0, got {backlog!r}")
-        backlog = 10
-    config = PaidConfig(
-        repositories=tuple(r for r in repos if r is not None),
-        github=_section(GitHubSettings, "github", top.get("github"), problems),
-        model=_section(ModelSettings, "model", top.get("model"), problems),
-        limits=_section(Limits, "limits", top.get("limits"), problems),
-        checks=_section(ChecksSettings, "checks", top.get("checks", top.get("quality")), problems),
-        scoring=_section(ScoreWeights, "scoring", top.get("scoring"), problems),
-        gates=_section(GateSettings, "gates", top.get("gates"), problems),
-        notifier=_section(NotifierSettings, "notifier", top.get("notifier"), problems),
-        first_tick_backlog=backlog,
-        work_dir=str(top.get("work_dir", ".paid/work")),
-        ledger_url=top.get("ledger_url"),
-        source=source,
-    )
-    secret_env = top.get("secret_env") or []
-    if not isinstance(secret_env, list) or not all(isinstance(n, str) for n in secret_env):
-        problems.append(f"{source}: secret_env: a list of environment variable names, got {secret_env!r}")
-        secret_env = []
-    config = replace(config, secret_env=tuple(secret_env))
-    if problems:
-        raise ConfigError(problems)
+    try:
+        config = PaidConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{source}: {_problem(error)}" for error in exc.errors(include_url=False)]
+        raise ConfigError(list(dict.fromkeys(problems))) from exc
+    config._source = source
     register_secrets(config)
     return config
 
@@ -258,14 +356,23 @@ def register_secrets(config: PaidConfig) -> None:
     SECRETS.register(config.ledger_url, "ledger_url")
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> PaidConfig:
+# --- the file ------------------------------------------------------------------------------------------
+
+
+def read_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """The file's path ($PAID_CONFIG, else ./paid.yaml, when none is given) and its text."""
     chosen = Path(path or os.environ.get("PAID_CONFIG") or DEFAULT_CONFIG_PATH)
     if not chosen.is_file():
         raise ConfigError(
             [f"{chosen}: no such file: run `paid init` to write one, or set PAID_CONFIG to the file's path"]
         )
+    return chosen, chosen.read_text()
+
+
+def config_from_text(text: str, chosen: Path) -> PaidConfig:
+    """The file's text parsed; relative `work_dir` and `prompts_dir` are taken from the file's directory."""
     try:
-        data = yaml.safe_load(chosen.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -273,11 +380,16 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PaidConfig:
     config = parse_config(data, str(chosen))
     work = Path(config.work_dir)
     if not work.is_absolute():
-        config = replace(config, work_dir=str((chosen.parent / work).resolve()))
+        config = config.model_copy(update={"work_dir": str((chosen.parent / work).resolve())})
     repos = tuple(
-        replace(r, prompts_dir=str((chosen.parent / r.prompts_dir).resolve()))
+        r.model_copy(update={"prompts_dir": str((chosen.parent / r.prompts_dir).resolve())})
         if r.prompts_dir and not Path(r.prompts_dir).is_absolute()
         else r
         for r in config.repositories
     )
-    return replace(config, repositories=repos)
+    return config.model_copy(update={"repositories": repos})
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> PaidConfig:
+    chosen, text = read_config(path)
+    return config_from_text(text, chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import socket
@@ -16,8 +17,11 @@ import requests
 import yaml
 from paid_standins.forge import Forge, seed_sample
 from paid_standins.stack import stack_config
+from pydantic import ValidationError
 
-from paid_dagster.config import ConfigError, load_config, parse_config
+import paid_dagster
+from paid_dagster.config import ConfigError, GitHubSettings, load_config, parse_config
+from paid_dagster.secrets import SECRETS
 
 PAID = str(Path(sys.executable).parent / "paid")
 
@@ -67,6 +71,108 @@ def test_config_errors_say_where_and_what_to_do(tmp_path: Path) -> None:
         yaml.safe_load("defaults: {trigger_label: go}\nrepositories: [a/b, {name: c/d, trigger_label: x}]")
     )
     assert [r.trigger_label for r in good.repositories] == ["go", "x"]
+
+
+def test_config_problems_name_the_file_the_key_what_was_expected_and_what_was_given() -> None:
+    assert problems_of("limits: {max_turns: lots, wall_time_seconds: -1, loop_repeats: 2.5}\nrepositories: [a/b]") == [
+        "paid.yaml: limits.max_turns: expected a number ≥ 0, got 'lots'",
+        "paid.yaml: limits.wall_time_seconds: expected a number ≥ 0, got -1",
+        "paid.yaml: limits.loop_repeats: expected a whole number ≥ 0, got 2.5",
+    ]
+    assert problems_of("github: {retries: '3', base_url: 5}\nmodel: {fallbacks: x}\nrepositories: [a/b]") == [
+        "paid.yaml: github.base_url: expected text, got 5",
+        "paid.yaml: github.retries: expected a number ≥ 0, got '3'",
+        "paid.yaml: model.fallbacks: expected a list of model names, got 'x'",
+    ]
+    (typo,) = problems_of("modle: {}\nrepositories: [a/b]")
+    assert typo.startswith("paid.yaml: unknown key 'modle' (did you mean 'model'? known keys: checks, defaults,")
+    (section,) = problems_of("limits: {max_turn: 3}\nrepositories: [a/b]")
+    assert section.startswith("paid.yaml: limits: unknown key 'max_turn' (did you mean 'max_turns'? known keys:")
+    assert problems_of("quality: {enabld: true}\nrepositories: [a/b]") == [
+        "paid.yaml: quality: unknown key 'enabld' (did you mean 'enabled'? known keys: enabled, max_rounds,"
+        " timeout_seconds)"
+    ]
+    assert problems_of("repositories: [{name: a/b, sandbox: dockr, engine: codex}, 5, {engine: aider}, x]") == [
+        "paid.yaml: repositories[0].sandbox: expected one of 'auto', 'docker', 'bubblewrap' or 'local', got 'dockr'",
+        "paid.yaml: repositories[1]: expected `owner/name` or a mapping with a `name`, got 5",
+        "paid.yaml: repositories[2].name: required, but missing",
+        "paid.yaml: repositories[3].name: expected `owner/repository`, got 'x'",
+    ]
+    assert problems_of("repositories: [{name: a/b, trusted_permissions: [], trigger_label: 'a,b', triage: maybe}]") == [
+        "paid.yaml: repositories[0].trigger_label: expected a label name without commas, got 'a,b'",
+        "paid.yaml: repositories[0].trusted_permissions: expected some of read, triage, write, maintain, admin,"
+        " got none (then nobody could start Paid)",
+        "paid.yaml: repositories[0].triage: expected true or false, got 'maybe'",
+    ]
+    assert problems_of(
+        "repositories: [{name: a/b, risk_policy: [x, {glob: a, tier: top}, {glob: a, tier: low, why: 1}]}]"
+    ) == [
+        "paid.yaml: repositories[0].risk_policy[0]: expected a rule {glob: 'src/**', tier: low|medium|high}, got 'x'",
+        "paid.yaml: repositories[0].risk_policy[1].tier: expected one of 'low', 'medium' or 'high', got 'top'",
+        "paid.yaml: repositories[0].risk_policy[2]: unknown key 'why' (known keys: glob, tier)",
+    ]
+    # a bad default is said once, where it is written, not once per repository
+    assert problems_of("defaults: {sandbox: dockr}\nrepositories: [a/b, c/d]") == [
+        "paid.yaml: defaults.sandbox: expected one of 'auto', 'docker', 'bubblewrap' or 'local', got 'dockr'"
+    ]
+    assert problems_of("defaults: 3\nsecret_env: X\nnotifier: {kind: mail}\nrepositories: [a/b]") == [
+        "paid.yaml: notifier.kind: expected one of 'log' or 'webhook', got 'mail'",
+        "paid.yaml: secret_env: expected a list of environment variable names, got 'X'",
+        "paid.yaml: defaults: expected a mapping of settings, got 3",
+    ]
+    assert problems_of("repositories: a/b") == [
+        "paid.yaml: repositories: expected a list of `owner/name` entries, got 'a/b'"
+    ]
+    assert problems_of("- a/b") == ["paid.yaml: expected a mapping at the top level (see paid.example.yaml)"]
+
+
+def test_config_sections_defaults_and_old_names() -> None:
+    config = parse_config(
+        yaml.safe_load(
+            "github:\nmodel: {fallbacks: }\nquality: {max_rounds: 1}\n"
+            "defaults: {engine: codex, risk_policy: [{glob: 'docs/*', tier: low}]}\n"
+            "repositories: [a/b, {name: c/d, engine: aider}]"
+        )
+    )
+    assert config.github == GitHubSettings() and config.model.fallbacks == ()
+    assert config.checks.max_rounds == 1  # `quality:` is the old name of `checks:`
+    assert [(r.engine, r.risk_policy) for r in config.repositories] == [
+        ("codex", ({"glob": "docs/*", "tier": "low"},)),
+        ("aider", ({"glob": "docs/*", "tier": "low"},)),
+    ]
+    with pytest.raises(ValidationError):
+        config.limits.max_turns = 3  # type: ignore[misc]  # settings are frozen: change a copy
+    assert config.limits.model_copy(update={"max_turns": 3}).max_turns == 3 != config.limits.max_turns
+
+
+def test_load_config_resolves_relative_directories_and_registers_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAID_TEST_EXTRA_VALUE", "plain-looking-value-42")
+    path = tmp_path / "conf" / "paid.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "secret_env: [PAID_TEST_EXTRA_VALUE]\nwork_dir: work\n"
+        "repositories: [{name: a/b, prompts_dir: prompts}, {name: c/d, prompts_dir: /abs}]"
+    )
+    config = load_config(path)
+    assert config.work_dir == str(tmp_path / "conf" / "work") and config.source == str(path)
+    assert [r.prompts_dir for r in config.repositories] == [str(tmp_path / "conf" / "prompts"), "/abs"]
+    assert "plain-looking-value-42" not in SECRETS.mask("the value plain-looking-value-42 leaked")
+
+
+def test_every_settings_class_is_in_config_which_imports_no_domain_module() -> None:
+    root = Path(paid_dagster.__file__).parent
+    tree = ast.parse((root / "config.py").read_text())
+    assert {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level} == {"secrets"}
+    elsewhere = [
+        f"{path.relative_to(root)}: {node.name}"
+        for path in root.rglob("*.py")
+        if path.name != "config.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name.endswith(("Settings", "Limits", "Weights"))
+    ]
+    assert elsewhere == []
 
 
 def test_init_writes_a_file_doctor_understands(tmp_path: Path) -> None:

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import Limits
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..sandbox import DEFAULT_IMAGE, Sandbox, open_sandbox, toolchain_dirs
 from ..secrets import redact
 from .engine import EngineResult
-from .guardrails import Budget, Limits
+from .guardrails import Budget
 from .outcome import RunOutcome
 
 

@@ -16,10 +16,11 @@ from minisweagent.agents.default import DefaultAgent
 from minisweagent.exceptions import InterruptAgentFlow, Submitted
 from minisweagent.models.litellm_textbased_model import LitellmTextbasedModel
 
+from ..config import Limits
 from ..llm import LLMError, LLMGateway
 from ..llm.gateway import BudgetExceeded
 from ..sandbox import Sandbox
-from .guardrails import WIND_DOWN, Budget, Limits, Trip, check_before_call, nearly_spent, repeated_action
+from .guardrails import WIND_DOWN, Budget, Trip, check_before_call, nearly_spent, repeated_action
 from .outcome import TRIPS, RunOutcome
 from .prompts import load_template
 

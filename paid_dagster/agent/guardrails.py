@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..config import Limits
 from .outcome import RunOutcome
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The `limits:` section of paid.yaml."""
-
-    max_turns: int = 40
-    wall_time_seconds: float = 1800
-    cost_ceiling_usd: float = 3.0
-    command_timeout_seconds: int = 120
-    loop_repeats: int = 3
-    wind_down_fraction: float = 0.9
 
 
 @dataclass

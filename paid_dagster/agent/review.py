@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import RiskRule
 from ..github.publish import MARKER
 from ..llm import LLMGateway
 from ..llm.gateway import json_reply
@@ -28,7 +30,7 @@ class ReviewFinding:
         return f"{self.file}:{self.line} – [{self.category}, {self.severity}] {self.message}"
 
 
-def risk_tier(paths: list[str], policy: list[dict[str, str]]) -> tuple[str, dict[str, str]]:
+def risk_tier(paths: list[str], policy: Sequence[RiskRule]) -> tuple[str, dict[str, str]]:
     """The PR's tier is its riskiest path's; the first rule whose glob matches decides; no match is medium."""
     per_path = {}
     for path in paths:

@@ -11,7 +11,7 @@ from typing import Any
 from ..checks.feedback import feedback, pr_section
 from ..checks.findings import CheckResult, summarize
 from ..checks.runner import run_checks
-from ..config import ChecksSettings, PaidConfig, RepoSettings
+from ..config import ChecksSettings, Limits, PaidConfig, RepoSettings
 from ..github.client import IssueSnapshot
 from ..keys import branch_name, idempotency_key, issue_key
 from ..ledger import Ledger
@@ -21,7 +21,7 @@ from ..safe_text import clean, one_line
 from ..sandbox import Sandbox, open_sandbox
 from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
-from .guardrails import Budget, Limits
+from .guardrails import Budget
 from .outcome import RunOutcome
 from .prompts import fence, render_task, sanitize_untrusted
 from .workspace import Workspace

@@ -5,18 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ..config import GateSettings
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
-
-
-@dataclass(frozen=True)
-class GateSettings:
-    rolling_ratio: float = 0.8  # 7-day mean below this share of the 30-day mean trips the gate
-    failure_rate: float = 0.3  # more than this share of failing scores in 7 days trips it
-    failure_below: float = 0.5  # a score under this is a failure
-    min_scores: int = 5  # too few scores say nothing
-    floor: float = 0.3  # per-issue floor for settled PRs (blocking check)
-    resume_label: str = "paid-resume"  # a trusted person putting this label on any issue lifts a pause
 
 
 @dataclass(frozen=True)

@@ -8,28 +8,16 @@ Weights come from paid.yaml; the formula's version is FORMULA_VERSION (bump it w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..agent.outcome import RunOutcome
+from ..config import ScoreWeights
 from ..ledger import Event
 from ..ledger.kinds import Kind
 
 FORMULA_VERSION = "score-v1"
 SCORE_KINDS = (Kind.PR_OBSERVED, Kind.FEEDBACK_RECEIVED, Kind.RUN_FINISHED, Kind.CHECKS_RAN)
-
-
-@dataclass(frozen=True)
-class ScoreWeights:
-    merged: float = 0.30
-    ci_first_try: float = 0.20
-    human_vote: float = 0.20
-    iterations: float = 0.15
-    lint_clean: float = 0.10
-    tests_passing: float = 0.05
-
-    def total(self) -> float:
-        return sum(asdict(self).values())
 
 
 @dataclass(frozen=True)
@@ -78,6 +66,6 @@ def score_events(events: Iterable[Event], weights: ScoreWeights) -> Score:
         "lint_clean": _check_component(last_checks, "lint"),
         "tests_passing": _check_component(last_checks, "tests"),
     }
-    w = asdict(weights)
+    w = weights.model_dump()
     score = round(sum(w[k] * v for k, v in components.items()) / (weights.total() or 1.0), 6)
     return Score(score, components, settled, n)

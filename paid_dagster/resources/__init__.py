@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from ..config import PaidConfig, load_config
+from ..config import PaidConfig, config_from_text, read_config, register_secrets
 from ..github.client import GitHubClient
 from ..ledger import Ledger
 from ..llm import LLMGateway
 from ..outcomes.budgets import budget_status
 
+# By the file's absolute path: its text when last parsed and what that gave. Kept beside the class, not on an
+# instance: Dagster makes a copy of SettingsResource per run and per resource holding it (GitHubResource's, the
+# LLM's), and with the in-process executor one copy serves every step, so an instance's cache would parse once
+# per holder and miss an edit between two steps. Keyed by the text, one parse serves them all until an edit.
+_PARSED: dict[Path, tuple[str, PaidConfig]] = {}
+
 
 class SettingsResource(ConfigurableResource):
-    """`paid.yaml`; an empty path means $PAID_CONFIG, else ./paid.yaml."""
+    """`paid.yaml`; an empty path means $PAID_CONFIG, else ./paid.yaml.
+
+    `load()` reads the file at each call but parses it only when its text changed since it was last parsed: a
+    step that asks many times parses it at most once, and the next step or run sees an edit.
+    """
 
     config_path: str = ""
 
     def load(self) -> PaidConfig:
-        return load_config(self.config_path or None)
+        path, text = read_config(self.config_path or None)
+        key = Path(os.path.abspath(path))
+        parsed = _PARSED.get(key)
+        if parsed is not None and parsed[0] == text:
+            register_secrets(parsed[1])  # as a parse would: the variables' values may have changed since
+            return parsed[1]
+        config = config_from_text(text, path)
+        _PARSED[key] = (text, config)
+        return config
 
 
 class LedgerResource(ConfigurableResource):

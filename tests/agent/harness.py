@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,10 @@ class Harness:
     client: GitHubClient
 
     def run(self, number: int = 1, **limits: Any) -> AgentRunResult:
-        config = replace(self.config, limits=replace(self.config.limits, **limits)) if limits else self.config
+        if limits:
+            config = self.config.model_copy(update={"limits": self.config.limits.model_copy(update=limits)})
+        else:
+            config = self.config
         repo = self.client.repo(self.seed.repo)
         return run_agent(
             config,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from paid_standins.forge.seed import sample_files
 
+from paid_dagster.config import ChecksSettings
 from paid_dagster.keys import issue_key
 
 from .harness import SUBMIT, bash, harness
@@ -69,7 +70,7 @@ def test_findings_are_fed_back_and_fixed_in_a_second_round(tmp_path: Path) -> No
 def test_remaining_findings_go_into_the_pr_after_the_last_round(tmp_path: Path) -> None:
     script = {"conversations": [{"match": "total_cents|Cart total", "turns": [write_cart(SLOPPY), SUBMIT]}]}
     with harness(tmp_path, script) as h:
-        h.config = h.config.__class__(**{**h.config.__dict__, "checks": h.config.checks.__class__(max_rounds=2)})
+        h.config = h.config.model_copy(update={"checks": ChecksSettings(max_rounds=2)})
         run = h.run()
         assert run.check_rounds == 2 and run.checks_summary["status"] == "failed"
         published = h.publish(run)

@@ -38,14 +38,8 @@ def test_cli_engine(
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "x" * 36)
     monkeypatch.setenv("DATABASE_URL", "postgresql://paid:CanaryPassw0rd99@db/paid")
     with harness(tmp_path, {"conversations": []}) as h:
-        h.config = h.config.__class__(
-            **{
-                **h.config.__dict__,
-                "repositories": (
-                    h.config.repositories[0].__class__(**{**h.config.repositories[0].__dict__, "engine": engine}),
-                ),
-            }
-        )
+        repo = h.config.repositories[0].model_copy(update={"engine": engine})
+        h.config = h.config.model_copy(update={"repositories": (repo,)})
         run = h.run()
         assert run.outcome == "completed" and run.engine == engine and run.turns == turns
         assert run.commits_ahead == 1 and run.checks_summary["status"] == "passed"

@@ -64,8 +64,6 @@ def test_wind_down_message_at_ninety_percent(tmp_path: Path) -> None:
 
 
 def test_a_project_overrides_the_prompt_and_the_run_records_its_version(tmp_path: Path) -> None:
-    from dataclasses import replace
-
     from paid_dagster.agent.prompts import load_template
 
     prompts = tmp_path / "prompts"
@@ -73,8 +71,8 @@ def test_a_project_overrides_the_prompt_and_the_run_records_its_version(tmp_path
     (prompts / "task.md").write_text("House rules for {{ repo }} #{{ number }}: keep it small.\n\n{{ issue }}\n")
     with harness(tmp_path, {"conversations": [{"turns": [SUBMIT]}]}, checks=False) as h:
         builtin = h.run()
-        repo = replace(h.config.repositories[0], prompts_dir=str(prompts))
-        h.config = replace(h.config, repositories=(repo,))
+        repo = h.config.repositories[0].model_copy(update={"prompts_dir": str(prompts)})
+        h.config = h.config.model_copy(update={"repositories": (repo,)})
         custom = h.run()
         assert builtin.prompt_template_hash == load_template("task")[1]
         assert custom.prompt_template_hash == load_template("task", prompts)[1] != builtin.prompt_template_hash
