@@ -7,7 +7,7 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
 
-from ..agent.run import new_run_id, run_agent
+from ..agent.run import AgentRunRequest, new_run_id, run_agent
 from ..agent.triage import TriageDecision, triage_issue
 from ..github.client import IssueSnapshot
 from ..github.publish import NEEDS_INFO, ask_question, publish_run
@@ -194,21 +194,23 @@ def agent_run(
     repo = client.repo(github_issue["repo"])
     events = ledger.ledger()
     result = run_agent(
-        config,
-        repo_settings,
-        _snapshot(github_issue),
-        repo.clone_url,
-        repo.default_branch,
-        github.token(),
-        llm.gateway(events, github_issue["repo"]),
-        events,
-        new_run_id(),
-        attempt={
-            "dagster_run_id": context.run.run_id,
-            "label_event_id": github_issue.get("label_event_id"),
-            "cause": context.run.tags.get("paid/cause", "label"),
-        },
-        follow_up=_follow_up_context(context, events),
+        AgentRunRequest(
+            config=config,
+            settings=repo_settings,
+            issue=_snapshot(github_issue),
+            clone_url=repo.clone_url,
+            default_branch=repo.default_branch,
+            token=github.token(),
+            gateway=llm.gateway(events, github_issue["repo"]),
+            ledger=events,
+            run_id=new_run_id(),
+            attempt={
+                "dagster_run_id": context.run.run_id,
+                "label_event_id": github_issue.get("label_event_id"),
+                "cause": context.run.tags.get("paid/cause", "label"),
+            },
+            follow_up=_follow_up_context(context, events),
+        )
     )
     context.add_output_metadata(
         safe_metadata(

@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from ..agent.review import ReviewFinding, ai_review, findings_dicts, review_body, risk_tier
-from ..agent.run import new_run_id, run_agent
+from ..agent.run import AgentRunRequest, new_run_id, run_agent
 from ..github.publish import MARKER, NEEDS_HUMAN, publish_run
 from ..keys import idempotency_key, issue_key
 from ..ledger.kinds import Kind
@@ -160,17 +160,19 @@ def remediate(
     repo = client.repo(github_issue["repo"])
     notes = "Reason: review\n" + "\n".join(f.as_line() for f in blocking)
     result = run_agent(
-        config,
-        repo_settings,
-        _snapshot(github_issue),
-        repo.clone_url,
-        repo.default_branch,
-        github.token(),
-        gateway,
-        events,
-        new_run_id(),
-        attempt={"dagster_run_id": context.run.run_id, "cause": "review"},
-        follow_up=notes,
+        AgentRunRequest(
+            config=config,
+            settings=repo_settings,
+            issue=_snapshot(github_issue),
+            clone_url=repo.clone_url,
+            default_branch=repo.default_branch,
+            token=github.token(),
+            gateway=gateway,
+            ledger=events,
+            run_id=new_run_id(),
+            attempt={"dagster_run_id": context.run.run_id, "cause": "review"},
+            follow_up=notes,
+        )
     )
     publish_run(client, events, result.as_dict(), github_issue["title"], github.token())
     return result.as_dict()

@@ -12,7 +12,7 @@ from paid_standins.forge import Forge, SampleSeed, seed_sample
 from paid_standins.model import Script, ScriptedModelServer
 from paid_standins.stack import stack_config
 
-from paid_dagster.agent.run import AgentRunResult, new_run_id, run_agent
+from paid_dagster.agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
 from paid_dagster.config import Limits, PaidConfig, parse_config
 from paid_dagster.github.client import GitHubClient
 from paid_dagster.github.publish import Published, publish_run
@@ -33,15 +33,17 @@ class Harness:
         config = replace(self.config, limits=replace(self.config.limits, **limits)) if limits else self.config
         repo = self.client.repo(self.seed.repo)
         return run_agent(
-            config,
-            config.repository(self.seed.repo),
-            self.client.snapshot(self.seed.repo, number),
-            repo.clone_url,
-            repo.default_branch,
-            self.forge.token(self.seed.bot),
-            LLMGateway(config.model, self.ledger),
-            self.ledger,
-            new_run_id(),
+            AgentRunRequest(
+                config=config,
+                settings=config.repository(self.seed.repo),
+                issue=self.client.snapshot(self.seed.repo, number),
+                clone_url=repo.clone_url,
+                default_branch=repo.default_branch,
+                token=self.forge.token(self.seed.bot),
+                gateway=LLMGateway(config.model, self.ledger),
+                ledger=self.ledger,
+                run_id=new_run_id(),
+            )
         )
 
     def publish(self, run: AgentRunResult) -> Published | None:
