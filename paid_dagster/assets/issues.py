@@ -7,10 +7,10 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
 
-from ..agent.run import AgentRunRequest, new_run_id, run_agent
+from ..agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
 from ..agent.triage import TriageDecision, triage_issue
 from ..github.client import IssueSnapshot
-from ..github.publish import NEEDS_INFO, ask_question, publish_run
+from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
 from ..keys import parse_issue_key
 from ..ledger import Event
 from ..ledger.kinds import Kind
@@ -186,7 +186,7 @@ def agent_run(
     github: GitHubResource,
     llm: LLMResource,
     ledger: LedgerResource,
-) -> dict[str, Any]:
+) -> AgentRunResult:
     """The coding agent's attempt on the issue, in a sandbox, committed to branch `paid/<n>-<slug>`."""
     config = settings.load()
     repo_settings = config.repository(github_issue["repo"])
@@ -234,49 +234,39 @@ def agent_run(
             }
         )
     )
-    return result.as_dict()
+    return result
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
 def pull_request(
     context: AssetExecutionContext,
-    agent_run: dict[str, Any],
+    agent_run: AgentRunResult,
     github_issue: dict[str, Any],
     github: GitHubResource,
     ledger: LedgerResource,
-) -> dict[str, Any]:
+) -> PublishedRun:
     """The one draft pull request for the issue ("Closes #N"), opened or updated, linked on the issue."""
-    client = github.client()
-    events = ledger.ledger()
-    published = publish_run(client, events, agent_run, github_issue["title"], github.token())
-    if published is None:
-        context.log.warning(
-            f"run {agent_run['run_id']} has nothing to publish ({agent_run['outcome']}): no pull request"
-        )
-        context.add_output_metadata(safe_metadata({"state": "no_changes", "outcome": agent_run["outcome"]}))
-        return {"state": "no_changes", "run_id": agent_run["run_id"]}
-    context.add_output_metadata(
-        safe_metadata(
-            {
-                "pr_url": MetadataValue.url(published.url),
-                "pr_number": published.number,
-                "created": published.created,
-                "run_id": agent_run["run_id"],
-                "outcome": agent_run["outcome"],
-                "model": agent_run["model"],
-                "turns": agent_run["turns"],
-                "tokens_in": agent_run["tokens_in"],
-                "tokens_out": agent_run["tokens_out"],
-                "cost_usd": MetadataValue.float(agent_run["cost_usd"]),
-                "duration_s": MetadataValue.float(agent_run["duration_s"]),
-                "branch": agent_run["branch"],
-            }
-        )
-    )
+    published = publish_run(github.client(), ledger.ledger(), agent_run, github_issue["title"], github.token())
+    if published.pull is None:
+        context.log.warning(f"run {agent_run.run_id} has nothing to publish ({agent_run.outcome}): no pull request")
+        context.add_output_metadata(safe_metadata({"state": published.state, "outcome": agent_run.outcome}))
+    else:
+        context.add_output_metadata(safe_metadata(pull_request_metadata(published.pull, agent_run)))
+    return published
+
+
+def pull_request_metadata(pull: Published, run: AgentRunResult) -> dict[str, Any]:
     return {
-        "state": "open",
-        "number": published.number,
-        "url": published.url,
-        "run_id": agent_run["run_id"],
-        "created": published.created,
+        "pr_url": MetadataValue.url(pull.url),
+        "pr_number": pull.number,
+        "created": pull.created,
+        "run_id": run.run_id,
+        "outcome": run.outcome,
+        "model": run.model,
+        "turns": run.turns,
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost_usd": MetadataValue.float(run.cost_usd),
+        "duration_s": MetadataValue.float(run.duration_s),
+        "branch": run.branch,
     }

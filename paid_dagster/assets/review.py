@@ -6,8 +6,8 @@ from typing import Any
 from dagster import AssetExecutionContext, Failure, MetadataValue, asset
 
 from ..agent.review import ReviewFinding, ai_review, findings_dicts, review_body, risk_tier
-from ..agent.run import AgentRunRequest, new_run_id, run_agent
-from ..github.publish import MARKER, NEEDS_HUMAN, publish_run
+from ..agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
+from ..github.publish import MARKER, NEEDS_HUMAN, PublishedRun, publish_run
 from ..keys import idempotency_key, issue_key
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
@@ -19,8 +19,8 @@ from .partitions import paid_issues
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
 def review(
     context: AssetExecutionContext,
-    pull_request: dict[str, Any],
-    agent_run: dict[str, Any],
+    pull_request: PublishedRun,
+    agent_run: AgentRunResult,
     github_issue: dict[str, Any],
     settings: SettingsResource,
     github: GitHubResource,
@@ -30,11 +30,11 @@ def review(
     """Risk tier from the changed paths; above `low`, an AI review posted on the PR (REQUEST_CHANGES when a
     finding is blocking). Blocking findings are fixed by the agent on the same branch, at most `review_rounds`
     times; then the issue is labeled `paid-needs-human` with what is left."""
-    if pull_request.get("state") != "open":
+    if pull_request.pull is None:
         context.add_output_metadata(safe_metadata({"state": "no pull request"}))
         return {"state": "skipped"}
-    repo, number, pr = github_issue["repo"], int(github_issue["number"]), int(pull_request["number"])
-    key, attempt = issue_key(repo, number), agent_run["run_id"]
+    repo, number, pr = github_issue["repo"], int(github_issue["number"]), pull_request.pull.number
+    key, attempt = issue_key(repo, number), agent_run.run_id
     events = ledger.ledger()
     finished = events.by_key(idempotency_key(Kind.REVIEW_FINISHED, key, attempt))
     if finished is not None:
@@ -74,9 +74,9 @@ def review(
             )
             break
         rounds = round_number
-        findings, prompt_version = ai_review(gateway, repo, pr, diff, key, run["run_id"], overrides)
+        findings, prompt_version = ai_review(gateway, repo, pr, diff, key, run.run_id, overrides)
         blocking = [f for f in findings if f.severity == "blocking"]
-        review_key = idempotency_key(Kind.REVIEW_POSTED, key, run["run_id"], round_number)
+        review_key = idempotency_key(Kind.REVIEW_POSTED, key, run.run_id, round_number)
         if not events.has(review_key):
             comments = [
                 {"path": f.file, "line": max(f.line, 1), "body": f.message} for f in findings if f.file in paths
@@ -105,7 +105,7 @@ def review(
         if not blocking:
             break
         if round_number > repo_settings.review_rounds:
-            escalated = escalate(client, events, repo, number, pr, [f.as_line() for f in blocking], run["run_id"])
+            escalated = escalate(client, events, repo, number, pr, [f.as_line() for f in blocking], run.run_id)
             break
         run = remediate(context, config, repo_settings, github_issue, client, github, gateway, events, blocking)
     output = {
@@ -155,7 +155,7 @@ def remediate(
     gateway: Any,
     events: Any,
     blocking: list[Any],
-) -> dict[str, Any]:
+) -> AgentRunResult:
     """The agent fixes the blocking findings on the same branch; the PR is updated."""
     repo = client.repo(github_issue["repo"])
     notes = "Reason: review\n" + "\n".join(f.as_line() for f in blocking)
@@ -174,8 +174,8 @@ def remediate(
             follow_up=notes,
         )
     )
-    publish_run(client, events, result.as_dict(), github_issue["title"], github.token())
-    return result.as_dict()
+    publish_run(client, events, result, github_issue["title"], github.token())
+    return result
 
 
 def escalate(client: Any, events: Any, repo: str, number: int, pr: int, left: list[str], run_id: str) -> bool:

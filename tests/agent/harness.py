@@ -47,7 +47,7 @@ class Harness:
         )
 
     def publish(self, run: AgentRunResult) -> Published | None:
-        return publish_run(self.client, self.ledger, run.as_dict(), "Fix", self.forge.token(self.seed.bot))
+        return publish_run(self.client, self.ledger, run, "Fix", self.forge.token(self.seed.bot)).pull
 
     def issue_comments(self, number: int = 1) -> list[str]:
         return [c.body for c in self.client.issue(self.seed.repo, number).get_comments()]
