@@ -1,7 +1,6 @@
 """The issue → agent run → pull request spine, one partition per issue."""
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +8,7 @@ from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Outp
 
 from ..agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
 from ..agent.triage import TriageDecision, triage_issue
-from ..github.client import IssueSnapshot
+from ..github.client import TriggeredIssue
 from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
 from ..keys import parse_issue_key
 from ..ledger import Event
@@ -31,7 +30,7 @@ def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dic
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
-def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource) -> dict[str, Any]:
+def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource) -> TriggeredIssue:
     """A snapshot of the GitHub issue: title, body, labels, author, who labeled it, comment count."""
     repo, number = parse_issue_key(context.partition_key)
     snapshot = github.client().snapshot(repo, number)
@@ -62,7 +61,7 @@ def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger:
             }
         )
     )
-    return {**asdict(snapshot), **labeling}
+    return TriggeredIssue(snapshot, labeling.get("labeler"), labeling.get("label_event_id"))
 
 
 def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
@@ -75,16 +74,10 @@ def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
     return f"Reason: {requested.data['reason']}\n{requested.data.get('details', '')}"
 
 
-def _snapshot(github_issue: dict[str, Any]) -> IssueSnapshot:
-    fields = {k: github_issue[k] for k in IssueSnapshot.__dataclass_fields__}
-    fields["labels"] = tuple(fields["labels"])
-    return IssueSnapshot(**fields)
-
-
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, output_required=False)
 def triage(
     context: AssetExecutionContext,
-    github_issue: dict[str, Any],
+    github_issue: TriggeredIssue,
     settings: SettingsResource,
     github: GitHubResource,
     llm: LLMResource,
@@ -93,8 +86,8 @@ def triage(
     """Is the issue clear enough to start? Unclear: one question on the issue, `needs-info`, downstream skipped."""
     config = settings.load()
     events = ledger.ledger()
-    repo_settings = config.repository(github_issue["repo"])
-    issue = _snapshot(github_issue)
+    issue = github_issue.snapshot
+    repo_settings = config.repository(issue.repo)
     if not repo_settings.triage:
         yield Output(
             {"clear": True, "reason": "triage is off for this repository"},
@@ -106,7 +99,7 @@ def triage(
             {"clear": True, "reason": "a follow-up on an open pull request"}, metadata={"decision": "follow_up"}
         )
         return
-    attempt, run_key = str(github_issue.get("label_event_id") or ""), context.run.tags.get("dagster/run_key")
+    attempt, run_key = str(github_issue.label_event_id or ""), context.run.tags.get("dagster/run_key")
     recorded = recorded_triage(events, context.partition_key, attempt, run_key)
     if recorded is not None:
         yield from rederived_triage(context, recorded)
@@ -131,7 +124,7 @@ def triage(
         "parsed": decision.parsed,
     }
     if not decision.clear:
-        attempt = str(github_issue.get("label_event_id") or context.run.run_id)
+        attempt = str(github_issue.label_event_id or context.run.run_id)
         ask_question(client, events, issue.repo, issue.number, decision.question, decision.assumption, attempt)
         context.log_event(
             AssetObservation(
@@ -180,7 +173,7 @@ def rederived_triage(context: AssetExecutionContext, recorded: Event) -> Iterato
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, op_tags=NO_RETRIES)
 def agent_run(
     context: AssetExecutionContext,
-    github_issue: dict[str, Any],
+    github_issue: TriggeredIssue,
     triage: dict[str, Any],
     settings: SettingsResource,
     github: GitHubResource,
@@ -188,25 +181,24 @@ def agent_run(
     ledger: LedgerResource,
 ) -> AgentRunResult:
     """The coding agent's attempt on the issue, in a sandbox, committed to branch `paid/<n>-<slug>`."""
-    config = settings.load()
-    repo_settings = config.repository(github_issue["repo"])
-    client = github.client()
-    repo = client.repo(github_issue["repo"])
+    config, issue = settings.load(), github_issue.snapshot
+    repo_settings = config.repository(issue.repo)
+    repo = github.client().repo(issue.repo)
     events = ledger.ledger()
     result = run_agent(
         AgentRunRequest(
             config=config,
             settings=repo_settings,
-            issue=_snapshot(github_issue),
+            issue=issue,
             clone_url=repo.clone_url,
             default_branch=repo.default_branch,
             token=github.token(),
-            gateway=llm.gateway(events, github_issue["repo"]),
+            gateway=llm.gateway(events, issue.repo),
             ledger=events,
             run_id=new_run_id(),
             attempt={
                 "dagster_run_id": context.run.run_id,
-                "label_event_id": github_issue.get("label_event_id"),
+                "label_event_id": github_issue.label_event_id,
                 "cause": context.run.tags.get("paid/cause", "label"),
             },
             follow_up=_follow_up_context(context, events),
@@ -241,12 +233,13 @@ def agent_run(
 def pull_request(
     context: AssetExecutionContext,
     agent_run: AgentRunResult,
-    github_issue: dict[str, Any],
+    github_issue: TriggeredIssue,
     github: GitHubResource,
     ledger: LedgerResource,
 ) -> PublishedRun:
     """The one draft pull request for the issue ("Closes #N"), opened or updated, linked on the issue."""
-    published = publish_run(github.client(), ledger.ledger(), agent_run, github_issue["title"], github.token())
+    title = github_issue.snapshot.title
+    published = publish_run(github.client(), ledger.ledger(), agent_run, title, github.token())
     if published.pull is None:
         context.log.warning(f"run {agent_run.run_id} has nothing to publish ({agent_run.outcome}): no pull request")
         context.add_output_metadata(safe_metadata({"state": published.state, "outcome": agent_run.outcome}))

@@ -173,8 +173,8 @@ def test_backfilling_triage_and_review_rederives_them_without_the_model_or_githu
     for _ in range(2):  # a backfill, and another one
         result = backfill(loop, key, "triage", "review")
         assert result.success
-        assert result.output_for_node("review")["state"] == "escalated"
-        assert result.output_for_node("review")["rounds"] == 3
+        assert result.output_for_node("review").state == "escalated"
+        assert result.output_for_node("review").rounds == 3
         assert result.output_for_node("triage")["clear"] is True
     assert forge.requests(mark) == []  # not one request to GitHub, so no write either
     assert len(loop.stack.model.calls) == model_calls  # no model call
