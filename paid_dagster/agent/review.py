@@ -35,7 +35,7 @@ class ReviewFinding:
 
 
 class ReviewState(StrEnum):
-    REVIEWED = "reviewed"  # reviewed (or skipped as low risk); nothing blocking is left, or a person was told
+    REVIEWED = "reviewed"  # reviewed, or passed without an AI review as low risk; not handed to a person
     ESCALATED = "escalated"  # blocking findings outlived the remediation rounds: the issue went to a person
     SKIPPED = "skipped"  # the run has no pull request to review
 

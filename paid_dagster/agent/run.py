@@ -229,13 +229,8 @@ def record_error(request: AgentRunRequest, stream: str, exc: Exception, started:
 
 def run_agent(request: AgentRunRequest) -> AgentRunResult:
     """One attempt on the issue: workspace, prompt, engine and checks in a sandbox, Paid's own commit, events."""
-    config, settings, issue, ledger, run_id = (
-        request.config,
-        request.settings,
-        request.issue,
-        request.ledger,
-        request.run_id,
-    )
+    config, settings, issue = request.config, request.settings, request.issue
+    ledger, run_id = request.ledger, request.run_id
     stream = issue_key(issue.repo, issue.number)
     base = settings.base_branch or request.default_branch
     branch = branch_name(settings.branch_prefix, issue.number, issue.title)
