@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,46 @@ class ReviewFinding:
 
     def as_line(self) -> str:
         return f"{self.file}:{self.line} – [{self.category}, {self.severity}] {self.message}"
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "blocking"
+
+
+class ReviewState(StrEnum):
+    REVIEWED = "reviewed"  # reviewed, or passed without an AI review as low risk; not handed to a person
+    ESCALATED = "escalated"  # blocking findings outlived the remediation rounds: the issue went to a person
+    SKIPPED = "skipped"  # the run has no pull request to review
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What the review concluded about a run's pull request: the `review` stage's value."""
+
+    state: ReviewState
+    tier: str = "low"
+    rounds: int = 0  # rounds of AI review (0: no pull request, or low risk)
+    findings: tuple[ReviewFinding, ...] = ()  # the last round's
+    rederived_from: str | None = None  # the ledger event it was read back from, when it was not reviewed afresh
+
+    @property
+    def escalated(self) -> bool:
+        return self.state == ReviewState.ESCALATED
+
+    def as_dict(self) -> dict[str, Any]:
+        """As `review.finished` records it (with the event's own fields beside)."""
+        return {
+            "state": self.state,
+            "tier": self.tier,
+            "rounds": self.rounds,
+            "findings": findings_dicts(self.findings),
+        }
+
+    @classmethod
+    def recorded(cls, data: Mapping[str, Any], source: str) -> ReviewOutcome:
+        """The outcome a `review.finished` event holds, read back from `source`."""
+        findings = tuple(ReviewFinding(**f) for f in data["findings"])
+        return cls(ReviewState(data["state"]), data["tier"], int(data["rounds"]), findings, rederived_from=source)
 
 
 def risk_tier(paths: list[str], policy: Sequence[RiskRule]) -> tuple[str, dict[str, str]]:
@@ -89,5 +130,5 @@ def review_body(tier: str, findings: list[ReviewFinding], round_number: int) -> 
     return "\n".join(lines)
 
 
-def findings_dicts(findings: list[ReviewFinding]) -> list[dict[str, Any]]:
+def findings_dicts(findings: Iterable[ReviewFinding]) -> list[dict[str, Any]]:
     return [asdict(f) for f in findings]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget
 from .outcome import RunOutcome
-from .prompts import fence, render_task, sanitize_untrusted
+from .prompts import RenderedPrompt, fence, render_task, sanitize_untrusted
 from .workspace import Workspace
 
 
@@ -141,71 +142,111 @@ def work_in_rounds(
     return result, rounds
 
 
-def run_agent(
-    config: PaidConfig,
-    settings: RepoSettings,
-    issue: IssueSnapshot,
-    clone_url: str,
-    default_branch: str,
-    token: str,
-    gateway: LLMGateway,
-    ledger: Ledger,
-    run_id: str,
-    attempt: dict[str, Any] | None = None,
-    follow_up: str = "",
-) -> AgentRunResult:
-    """`follow_up`: what went wrong on the open PR (CI output, review notes), given to the agent as data."""
-    stream = issue_key(issue.repo, issue.number)
-    base = settings.base_branch or default_branch
-    branch = branch_name(settings.branch_prefix, issue.number, issue.title)
-    started = time.monotonic()
-    ledger.append(
+@dataclass(frozen=True)
+class AgentRunRequest:
+    """Everything one agent run needs: the issue, where its repository is, the model and the ledger."""
+
+    config: PaidConfig
+    settings: RepoSettings
+    issue: IssueSnapshot
+    clone_url: str
+    default_branch: str
+    token: str
+    gateway: LLMGateway
+    ledger: Ledger
+    run_id: str
+    attempt: Mapping[str, Any] = field(default_factory=dict)  # recorded in `run.started`: cause, Dagster run, ...
+    follow_up: str = ""  # what went wrong on the open PR (CI output, review notes), given to the agent as data
+
+
+def record_start(request: AgentRunRequest, stream: str, branch: str, base: str) -> None:
+    issue, settings, config = request.issue, request.settings, request.config
+    request.ledger.append(
         stream,
         Kind.RUN_STARTED,
         {
-            "run_id": run_id,
+            "run_id": request.run_id,
             "repo": issue.repo,
             "number": issue.number,
             "branch": branch,
             "base": base,
             "engine": settings.engine,
             "model": config.model.name,
-            **(attempt or {}),
+            **request.attempt,
         },
-        idempotency_key=idempotency_key(Kind.RUN_STARTED, run_id),
+        idempotency_key=idempotency_key(Kind.RUN_STARTED, request.run_id),
     )
+
+
+def task_prompt(request: AgentRunRequest, overrides: Path | None) -> RenderedPrompt:
+    """The issue rendered into the task template, with the pull request's feedback when this is a follow-up."""
+    issue = request.issue
+    prompt = render_task(issue.title, issue.body, issue.repo, issue.number, overrides)
+    if not request.follow_up:
+        return prompt
+    return replace(
+        prompt,
+        text=prompt.text + "\n\nThis is a follow-up on the open pull request, whose"
+        " checks or reviewers found problems. Fix them on the same branch:\n\n"
+        + fence("pull request feedback", sanitize_untrusted(request.follow_up)),
+    )
+
+
+def record_decision(request: AgentRunRequest, stream: str, prompt: RenderedPrompt) -> None:
+    settings, config = request.settings, request.config
+    request.ledger.append(
+        stream,
+        Kind.DECISION_MADE,
+        {
+            "run_id": request.run_id,
+            "decision": "engine_and_model",
+            "engine": settings.engine,
+            "model": config.model.name,
+            "sandbox": settings.sandbox,
+            "prompt_template_hash": prompt.template_hash,
+            "prompt_hash": prompt.rendered_hash,
+            "candidates": [config.model.name, *config.model.fallbacks],
+            "rationale": "configured in paid.yaml",
+        },
+    )
+
+
+def record_error(request: AgentRunRequest, stream: str, exc: Exception, started: float) -> None:
+    ledger, run_id = request.ledger, request.run_id
+    ledger.append(
+        stream,
+        Kind.RUN_FINISHED,
+        {
+            "run_id": run_id,
+            "outcome": RunOutcome.ERROR,
+            "error": f"{type(exc).__name__}: {exc}",
+            "duration_s": round(time.monotonic() - started, 3),
+            **llm_totals(ledger, stream, run_id),
+        },
+        idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id),
+    )
+
+
+def run_agent(request: AgentRunRequest) -> AgentRunResult:
+    """One attempt on the issue: workspace, prompt, engine and checks in a sandbox, Paid's own commit, events."""
+    config, settings, issue = request.config, request.settings, request.issue
+    ledger, run_id = request.ledger, request.run_id
+    stream = issue_key(issue.repo, issue.number)
+    base = settings.base_branch or request.default_branch
+    branch = branch_name(settings.branch_prefix, issue.number, issue.title)
+    started = time.monotonic()
+    record_start(request, stream, branch, base)
     try:
-        workspace = Workspace(Path(config.work_dir) / run_id / "repo", clone_url, token, branch, base)
+        workspace = Workspace(Path(config.work_dir) / run_id / "repo", request.clone_url, request.token, branch, base)
         workspace.prepare()
         overrides = Path(settings.prompts_dir) if settings.prompts_dir else None
-        prompt = render_task(issue.title, issue.body, issue.repo, issue.number, overrides)
-        if follow_up:
-            prompt = replace(
-                prompt,
-                text=prompt.text + "\n\nThis is a follow-up on the open pull request, whose"
-                " checks or reviewers found problems. Fix them on the same branch:\n\n"
-                + fence("pull request feedback", sanitize_untrusted(follow_up)),
-            )
-        ledger.append(
-            stream,
-            Kind.DECISION_MADE,
-            {
-                "run_id": run_id,
-                "decision": "engine_and_model",
-                "engine": settings.engine,
-                "model": config.model.name,
-                "sandbox": settings.sandbox,
-                "prompt_template_hash": prompt.template_hash,
-                "prompt_hash": prompt.rendered_hash,
-                "candidates": [config.model.name, *config.model.fallbacks],
-                "rationale": "configured in paid.yaml",
-            },
-        )
+        prompt = task_prompt(request, overrides)
+        record_decision(request, stream, prompt)
         sandbox = open_sandbox(settings.sandbox, workspace.path, settings.sandbox_image)
         limits = config.limits
         try:
             result, rounds = work_in_rounds(
-                choose_engine(settings, workspace.path, config, gateway, ledger, stream, run_id, overrides),
+                choose_engine(settings, workspace.path, config, request.gateway, ledger, stream, run_id, overrides),
                 prompt.text,
                 sandbox,
                 limits,
@@ -270,18 +311,7 @@ def run_agent(
             checks_report=pr_section(rounds),
         )
     except Exception as exc:
-        ledger.append(
-            stream,
-            Kind.RUN_FINISHED,
-            {
-                "run_id": run_id,
-                "outcome": RunOutcome.ERROR,
-                "error": f"{type(exc).__name__}: {exc}",
-                "duration_s": round(time.monotonic() - started, 3),
-                **llm_totals(ledger, stream, run_id),
-            },
-            idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id),
-        )
+        record_error(request, stream, exc, started)
         raise
     ledger.append(stream, Kind.RUN_FINISHED, run.as_dict(), idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id))
     return run

@@ -1,16 +1,15 @@
 """The issue → agent run → pull request spine, one partition per issue."""
 
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
 
-from ..agent.run import new_run_id, run_agent
+from ..agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
 from ..agent.triage import TriageDecision, triage_issue
-from ..github.client import IssueSnapshot
-from ..github.publish import NEEDS_INFO, ask_question, publish_run
+from ..github.client import TriggeredIssue
+from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
 from ..keys import parse_issue_key
 from ..ledger import Event
 from ..ledger.kinds import Kind
@@ -29,7 +28,7 @@ def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dic
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
-def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource) -> dict[str, Any]:
+def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource) -> TriggeredIssue:
     """A snapshot of the GitHub issue: title, body, labels, author, who labeled it, comment count."""
     repo, number = parse_issue_key(context.partition_key)
     snapshot = github.client().snapshot(repo, number)
@@ -60,7 +59,7 @@ def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger:
             }
         )
     )
-    return {**asdict(snapshot), **labeling}
+    return TriggeredIssue(snapshot, labeling.get("labeler"), labeling.get("label_event_id"))
 
 
 def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
@@ -73,16 +72,10 @@ def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
     return f"Reason: {requested.data['reason']}\n{requested.data.get('details', '')}"
 
 
-def _snapshot(github_issue: dict[str, Any]) -> IssueSnapshot:
-    fields = {k: github_issue[k] for k in IssueSnapshot.__dataclass_fields__}
-    fields["labels"] = tuple(fields["labels"])
-    return IssueSnapshot(**fields)
-
-
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, output_required=False)
 def triage(
     context: AssetExecutionContext,
-    github_issue: dict[str, Any],
+    github_issue: TriggeredIssue,
     settings: SettingsResource,
     github: GitHubResource,
     llm: LLMResource,
@@ -91,8 +84,8 @@ def triage(
     """Is the issue clear enough to start? Unclear: one question on the issue, `needs-info`, downstream skipped."""
     config = settings.load()
     events = ledger.ledger()
-    repo_settings = config.repository(github_issue["repo"])
-    issue = _snapshot(github_issue)
+    issue = github_issue.snapshot
+    repo_settings = config.repository(issue.repo)
     if not repo_settings.triage:
         yield Output(
             {"clear": True, "reason": "triage is off for this repository"},
@@ -104,7 +97,7 @@ def triage(
             {"clear": True, "reason": "a follow-up on an open pull request"}, metadata={"decision": "follow_up"}
         )
         return
-    attempt, run_key = str(github_issue.get("label_event_id") or ""), context.run.tags.get("dagster/run_key")
+    attempt, run_key = str(github_issue.label_event_id or ""), context.run.tags.get("dagster/run_key")
     recorded = recorded_triage(events, context.partition_key, attempt, run_key)
     if recorded is not None:
         yield from rederived_triage(context, recorded)
@@ -129,7 +122,7 @@ def triage(
         "parsed": decision.parsed,
     }
     if not decision.clear:
-        attempt = str(github_issue.get("label_event_id") or context.run.run_id)
+        attempt = str(github_issue.label_event_id or context.run.run_id)
         ask_question(client, events, issue.repo, issue.number, decision.question, decision.assumption, attempt)
         context.log_event(
             AssetObservation(
@@ -178,35 +171,36 @@ def rederived_triage(context: AssetExecutionContext, recorded: Event) -> Iterato
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"})
 def agent_run(
     context: AssetExecutionContext,
-    github_issue: dict[str, Any],
+    github_issue: TriggeredIssue,
     triage: dict[str, Any],
     settings: SettingsResource,
     github: GitHubResource,
     llm: LLMResource,
     ledger: LedgerResource,
-) -> dict[str, Any]:
+) -> AgentRunResult:
     """The coding agent's attempt on the issue, in a sandbox, committed to branch `paid/<n>-<slug>`."""
-    config = settings.load()
-    repo_settings = config.repository(github_issue["repo"])
-    client = github.client()
-    repo = client.repo(github_issue["repo"])
+    config, issue = settings.load(), github_issue.snapshot
+    repo_settings = config.repository(issue.repo)
+    repo = github.client().repo(issue.repo)
     events = ledger.ledger()
     result = run_agent(
-        config,
-        repo_settings,
-        _snapshot(github_issue),
-        repo.clone_url,
-        repo.default_branch,
-        github.token(),
-        llm.gateway(events, github_issue["repo"]),
-        events,
-        new_run_id(),
-        attempt={
-            "dagster_run_id": context.run.run_id,
-            "label_event_id": github_issue.get("label_event_id"),
-            "cause": context.run.tags.get("paid/cause", "label"),
-        },
-        follow_up=_follow_up_context(context, events),
+        AgentRunRequest(
+            config=config,
+            settings=repo_settings,
+            issue=issue,
+            clone_url=repo.clone_url,
+            default_branch=repo.default_branch,
+            token=github.token(),
+            gateway=llm.gateway(events, issue.repo),
+            ledger=events,
+            run_id=new_run_id(),
+            attempt={
+                "dagster_run_id": context.run.run_id,
+                "label_event_id": github_issue.label_event_id,
+                "cause": context.run.tags.get("paid/cause", "label"),
+            },
+            follow_up=_follow_up_context(context, events),
+        )
     )
     context.add_output_metadata(
         safe_metadata(
@@ -230,49 +224,40 @@ def agent_run(
             }
         )
     )
-    return result.as_dict()
+    return result
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
 def pull_request(
     context: AssetExecutionContext,
-    agent_run: dict[str, Any],
-    github_issue: dict[str, Any],
+    agent_run: AgentRunResult,
+    github_issue: TriggeredIssue,
     github: GitHubResource,
     ledger: LedgerResource,
-) -> dict[str, Any]:
+) -> PublishedRun:
     """The one draft pull request for the issue ("Closes #N"), opened or updated, linked on the issue."""
-    client = github.client()
-    events = ledger.ledger()
-    published = publish_run(client, events, agent_run, github_issue["title"], github.token())
-    if published is None:
-        context.log.warning(
-            f"run {agent_run['run_id']} has nothing to publish ({agent_run['outcome']}): no pull request"
-        )
-        context.add_output_metadata(safe_metadata({"state": "no_changes", "outcome": agent_run["outcome"]}))
-        return {"state": "no_changes", "run_id": agent_run["run_id"]}
-    context.add_output_metadata(
-        safe_metadata(
-            {
-                "pr_url": MetadataValue.url(published.url),
-                "pr_number": published.number,
-                "created": published.created,
-                "run_id": agent_run["run_id"],
-                "outcome": agent_run["outcome"],
-                "model": agent_run["model"],
-                "turns": agent_run["turns"],
-                "tokens_in": agent_run["tokens_in"],
-                "tokens_out": agent_run["tokens_out"],
-                "cost_usd": MetadataValue.float(agent_run["cost_usd"]),
-                "duration_s": MetadataValue.float(agent_run["duration_s"]),
-                "branch": agent_run["branch"],
-            }
-        )
-    )
+    title = github_issue.snapshot.title
+    published = publish_run(github.client(), ledger.ledger(), agent_run, title, github.token())
+    if published.pull is None:
+        context.log.warning(f"run {agent_run.run_id} has nothing to publish ({agent_run.outcome}): no pull request")
+        context.add_output_metadata(safe_metadata({"state": published.state, "outcome": agent_run.outcome}))
+    else:
+        context.add_output_metadata(safe_metadata(pull_request_metadata(published.pull, agent_run)))
+    return published
+
+
+def pull_request_metadata(pull: Published, run: AgentRunResult) -> dict[str, Any]:
     return {
-        "state": "open",
-        "number": published.number,
-        "url": published.url,
-        "run_id": agent_run["run_id"],
-        "created": published.created,
+        "pr_url": MetadataValue.url(pull.url),
+        "pr_number": pull.number,
+        "created": pull.created,
+        "run_id": run.run_id,
+        "outcome": run.outcome,
+        "model": run.model,
+        "turns": run.turns,
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost_usd": MetadataValue.float(run.cost_usd),
+        "duration_s": MetadataValue.float(run.duration_s),
+        "branch": run.branch,
     }

@@ -117,6 +117,16 @@ class IssueSnapshot:
     updated_at: str
 
 
+@dataclass(frozen=True)
+class TriggeredIssue:
+    """The issue an attempt is about, as the `github_issue` stage saw it: its snapshot, who labeled it and the
+    label event that started the attempt (None when neither the run's tags nor the ledger say)."""
+
+    snapshot: IssueSnapshot
+    labeler: str | None = None
+    label_event_id: str | int | None = None  # a string from the run's tags, GitHub's number from the ledger
+
+
 def _parse_time(value: str) -> Any:
     from datetime import datetime
 

@@ -6,11 +6,12 @@ open PR for the branch, a marker in Paid's comment) so that a retry after a cras
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..agent.outcome import NOT_PUBLISHED, RunOutcome
+from ..agent.run import AgentRunResult
 from ..agent.workspace import Workspace
 from ..keys import idempotency_key, issue_key
 from ..ledger import Ledger
@@ -22,58 +23,74 @@ MARKER = "<!-- paid:{kind}:{ref} -->"
 
 @dataclass(frozen=True)
 class Published:
+    """The one draft pull request of the issue, as this run left it."""
+
     number: int
     url: str
     created: bool
     commented: bool
 
 
-def pull_body(run: dict[str, Any], issue_number: int) -> str:
+@dataclass(frozen=True)
+class PublishedRun:
+    """What publishing an agent run gave: its draft pull request, or none (nothing to show, or never to be
+    pushed). The `pull_request` stage's value, which the review stage takes."""
+
+    run_id: str
+    outcome: RunOutcome
+    pull: Published | None
+
+    @property
+    def state(self) -> str:
+        return "open" if self.pull is not None else "no_changes"
+
+
+def pull_body(run: AgentRunResult, issue_number: int) -> str:
     rows = [
-        ("Outcome", run["outcome"]),
-        ("Model", f"`{run['model']}`"),
-        ("Engine / sandbox", f"{run['engine']} / {run['sandbox']}"),
-        ("Turns", run["turns"]),
-        ("Tokens in / out", f"{run['tokens_in']:,} / {run['tokens_out']:,}"),
-        ("Cost", f"${run['cost_usd']:.4f}"),
-        ("Duration", f"{run['duration_s']:.1f} s"),
-        ("Prompt version", f"`{run['prompt_template_hash']}`"),
-        ("Run", f"`{run['run_id']}`"),
+        ("Outcome", run.outcome),
+        ("Model", f"`{run.model}`"),
+        ("Engine / sandbox", f"{run.engine} / {run.sandbox}"),
+        ("Turns", run.turns),
+        ("Tokens in / out", f"{run.tokens_in:,} / {run.tokens_out:,}"),
+        ("Cost", f"${run.cost_usd:.4f}"),
+        ("Duration", f"{run.duration_s:.1f} s"),
+        ("Prompt version", f"`{run.prompt_template_hash}`"),
+        ("Run", f"`{run.run_id}`"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    summary = (run.get("summary") or "").strip()
-    stopped = (
-        f"\n\n**Stopped early** ({run['outcome']}): {run['stopped_because']}." if run.get("stopped_because") else ""
-    )
-    summary_block = f"\n\n### Agent's summary\n\n{summary}" if summary and summary != run["outcome"] else ""
-    checks = f"\n\n{run['checks_report']}" if run.get("checks_report") else ""
+    summary = (run.summary or "").strip()
+    stopped = f"\n\n**Stopped early** ({run.outcome}): {run.stopped_because}." if run.stopped_because else ""
+    summary_block = f"\n\n### Agent's summary\n\n{summary}" if summary and summary != run.outcome else ""
+    checks = f"\n\n{run.checks_report}" if run.checks_report else ""
     return (
         f"Closes #{issue_number}\n\nThis draft was written by Paid's coding agent. Please review it as you would"
         f" any contribution.{stopped}\n\n| | |\n|---|---|\n{table}{checks}{summary_block}\n\n"
-        + MARKER.format(kind="run", ref=run["run_id"])
+        + MARKER.format(kind="run", ref=run.run_id)
     )
 
 
-def publish_pull_request(client: GitHubClient, ledger: Ledger, run: dict[str, Any], title: str, push: Any) -> Published:
+def publish_pull_request(
+    client: GitHubClient, ledger: Ledger, run: AgentRunResult, title: str, push: Callable[[], object]
+) -> Published:
     """`push` pushes the branch (a callable, so that publishing can be tested without a workspace)."""
-    repo, number, branch = run["repo"], int(run["number"]), run["branch"]
+    repo, number, branch = run.repo, run.number, run.branch
     stream = issue_key(repo, number)
     push()
     ledger.append(
         stream,
         Kind.BRANCH_PUSHED,
-        {"run_id": run["run_id"], "branch": branch, "head_sha": run["head_sha"]},
-        idempotency_key=idempotency_key(Kind.BRANCH_PUSHED, run["run_id"], run["head_sha"]),
+        {"run_id": run.run_id, "branch": branch, "head_sha": run.head_sha},
+        idempotency_key=idempotency_key(Kind.BRANCH_PUSHED, run.run_id, run.head_sha),
     )
     body = pull_body(run, number)
     pull = client.open_pull_for(repo, branch)
     created = pull is None
     if pull is None:
-        pull = client.open_pull(repo, title, body, branch, run["base"], draft=True)
+        pull = client.open_pull(repo, title, body, branch, run.base, draft=True)
         ledger.append(
             stream,
             Kind.PR_OPENED,
-            {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
+            {"run_id": run.run_id, "pr_number": pull.number, "url": pull.html_url, "branch": branch},
             idempotency_key=idempotency_key(Kind.PR_OPENED, issue_key(repo, pull.number)),
         )
     else:
@@ -81,24 +98,24 @@ def publish_pull_request(client: GitHubClient, ledger: Ledger, run: dict[str, An
         ledger.append(
             stream,
             Kind.PR_UPDATED,
-            {"run_id": run["run_id"], "pr_number": pull.number, "url": pull.html_url, "branch": branch},
-            idempotency_key=idempotency_key(Kind.PR_UPDATED, issue_key(repo, pull.number), run["run_id"]),
+            {"run_id": run.run_id, "pr_number": pull.number, "url": pull.html_url, "branch": branch},
+            idempotency_key=idempotency_key(Kind.PR_UPDATED, issue_key(repo, pull.number), run.run_id),
         )
     commented = link_on_issue(client, ledger, repo, number, pull.number, pull.html_url)
     return Published(pull.number, pull.html_url, created, commented)
 
 
-def publish_run(client: GitHubClient, ledger: Ledger, run: dict[str, Any], title: str, token: str) -> Published | None:
+def publish_run(client: GitHubClient, ledger: Ledger, run: AgentRunResult, title: str, token: str) -> PublishedRun:
     """The one way a run reaches GitHub: its branch pushed and its draft PR opened or updated when it has
     something to show, and, when it stopped early, one comment that says why. Each step at most once."""
-    if int(run["commits_ahead"]) == 0 or run["outcome"] in NOT_PUBLISHED:
+    if run.commits_ahead == 0 or run.outcome in NOT_PUBLISHED:
         explain_stop(client, ledger, run, None)
-        return None
-    clone_url = client.repo(run["repo"]).clone_url
-    workspace = Workspace(Path(run["worktree"]), clone_url, token, run["branch"], run["base"])
+        return PublishedRun(run.run_id, run.outcome, None)
+    clone_url = client.repo(run.repo).clone_url
+    workspace = Workspace(Path(run.worktree), clone_url, token, run.branch, run.base)
     published = publish_pull_request(client, ledger, run, title, workspace.push)
     explain_stop(client, ledger, run, published.url)
-    return published
+    return PublishedRun(run.run_id, run.outcome, published)
 
 
 def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, pr_number: int, url: str) -> bool:
@@ -134,32 +151,32 @@ STOP_TITLES = {
 }
 
 
-def explain_stop(client: GitHubClient, ledger: Ledger, run: dict[str, Any], pr_url: str | None) -> bool:
+def explain_stop(client: GitHubClient, ledger: Ledger, run: AgentRunResult, pr_url: str | None) -> bool:
     """Tells the issue why the run ended early and what is left; once per run."""
-    outcome = run["outcome"]
+    outcome = run.outcome
     if outcome == RunOutcome.COMPLETED:
         return False
-    key = idempotency_key(Kind.ISSUE_COMMENTED, "stopped", run["run_id"])
+    key = idempotency_key(Kind.ISSUE_COMMENTED, "stopped", run.run_id)
     if ledger.has(key):
         return False
-    reason = run.get("stopped_because") or run.get("summary") or outcome
-    if run["outcome"] in NOT_PUBLISHED:
+    reason = run.stopped_because or run.summary or outcome
+    if outcome in NOT_PUBLISHED:
         where = "Nothing was pushed and no pull request was opened."
     elif pr_url:
-        where = f"The work so far is committed on `{run['branch']}` and shown in the draft pull request {pr_url}."
+        where = f"The work so far is committed on `{run.branch}` and shown in the draft pull request {pr_url}."
     else:
         where = "Nothing was changed, so there is no pull request."
     body = (
         f"{STOP_TITLES.get(outcome, 'I stopped')}: {reason}.\n\n{where}\n\nWhat is left: finishing the change"
         " and checking it. Add detail to the issue and relabel it to let me try again, or take it from here."
-        f" (run `{run['run_id']}`, {run['turns']} turns, ${run['cost_usd']:.4f})\n\n"
-        + MARKER.format(kind="stopped", ref=run["run_id"])
+        f" (run `{run.run_id}`, {run.turns} turns, ${run.cost_usd:.4f})\n\n"
+        + MARKER.format(kind="stopped", ref=run.run_id)
     )
-    comment_url = client.comment(run["repo"], int(run["number"]), body)
+    comment_url = client.comment(run.repo, run.number, body)
     ledger.append(
-        issue_key(run["repo"], int(run["number"])),
+        issue_key(run.repo, run.number),
         Kind.ISSUE_COMMENTED,
-        {"purpose": "stopped", "run_id": run["run_id"], "outcome": outcome, "comment_url": comment_url},
+        {"purpose": "stopped", "run_id": run.run_id, "outcome": outcome, "comment_url": comment_url},
         idempotency_key=key,
     )
     return True

@@ -12,7 +12,7 @@ from paid_standins.forge import Forge, SampleSeed, seed_sample
 from paid_standins.model import Script, ScriptedModelServer
 from paid_standins.stack import stack_config
 
-from paid_dagster.agent.run import AgentRunResult, new_run_id, run_agent
+from paid_dagster.agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
 from paid_dagster.config import Limits, PaidConfig, parse_config
 from paid_dagster.github.client import GitHubClient
 from paid_dagster.github.publish import Published, publish_run
@@ -36,19 +36,21 @@ class Harness:
             config = self.config
         repo = self.client.repo(self.seed.repo)
         return run_agent(
-            config,
-            config.repository(self.seed.repo),
-            self.client.snapshot(self.seed.repo, number),
-            repo.clone_url,
-            repo.default_branch,
-            self.forge.token(self.seed.bot),
-            LLMGateway(config.model, self.ledger),
-            self.ledger,
-            new_run_id(),
+            AgentRunRequest(
+                config=config,
+                settings=config.repository(self.seed.repo),
+                issue=self.client.snapshot(self.seed.repo, number),
+                clone_url=repo.clone_url,
+                default_branch=repo.default_branch,
+                token=self.forge.token(self.seed.bot),
+                gateway=LLMGateway(config.model, self.ledger),
+                ledger=self.ledger,
+                run_id=new_run_id(),
+            )
         )
 
     def publish(self, run: AgentRunResult) -> Published | None:
-        return publish_run(self.client, self.ledger, run.as_dict(), "Fix", self.forge.token(self.seed.bot))
+        return publish_run(self.client, self.ledger, run, "Fix", self.forge.token(self.seed.bot)).pull
 
     def issue_comments(self, number: int = 1) -> list[str]:
         return [c.body for c in self.client.issue(self.seed.repo, number).get_comments()]

@@ -65,25 +65,20 @@ def test_a_run_in_flight_stops_before_its_next_model_call(tmp_path: Path) -> Non
             status = budget_status(h.ledger, h.seed.repo, 0.5, None)
             return status.reason if status.level == "exceeded" else None
 
-        from paid_dagster.agent import run as run_module
+        from paid_dagster.agent.run import AgentRunRequest, run_agent
 
-        real = run_module.run_agent
-
-        def with_guard(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-            args_list = list(args)
-            args_list[6] = LLMGateway(h.config.model, h.ledger, guard)
-            return real(*args_list, **kwargs)
-
-        run = with_guard(
-            h.config,
-            h.config.repositories[0],
-            h.client.snapshot(h.seed.repo, 1),
-            h.client.repo(h.seed.repo).clone_url,
-            "main",
-            h.forge.token(h.seed.bot),
-            None,
-            h.ledger,
-            "budgetrun",
+        run = run_agent(
+            AgentRunRequest(
+                config=h.config,
+                settings=h.config.repositories[0],
+                issue=h.client.snapshot(h.seed.repo, 1),
+                clone_url=h.client.repo(h.seed.repo).clone_url,
+                default_branch="main",
+                token=h.forge.token(h.seed.bot),
+                gateway=LLMGateway(h.config.model, h.ledger, guard),
+                ledger=h.ledger,
+                run_id="budgetrun",
+            )
         )
         assert run.outcome == "budget_exceeded" and len(h.model.calls) == 2 and run.commits_ahead == 1
         refused = h.ledger.read(kinds=["budget.exceeded"])

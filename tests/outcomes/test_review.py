@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -9,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 from paid_standins.inprocess import sensor_tick
 
-from paid_dagster.agent.review import risk_tier
+from paid_dagster.agent.review import ReviewFinding, ReviewOutcome, ReviewState, risk_tier
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
 
@@ -26,6 +28,15 @@ def test_risk_tiers_follow_the_policy_and_unmatched_paths_are_medium() -> None:
     assert risk_tier(["docs/a.md", "README.md"], policy)[0] == "low"
     assert risk_tier(["docs/a.md", "src/x.py"], policy) == ("medium", {"docs/a.md": "low", "src/x.py": "medium"})
     assert risk_tier(["auth/login.py", "README.md"], policy)[0] == "high"
+
+
+def test_a_review_outcome_reads_back_from_its_ledger_record_as_it_was() -> None:
+    finding = ReviewFinding("shopcart/cart.py", 15, "security", "blocking", "validate the prices")
+    outcome = ReviewOutcome(ReviewState.ESCALATED, "high", 3, (finding,))
+    stored = json.loads(json.dumps(outcome.as_dict()))  # what the ledger keeps: plain JSON
+    assert stored["state"] == "escalated" and stored["findings"][0]["file"] == "shopcart/cart.py"
+    back = ReviewOutcome.recorded(stored, "ledger event 7")
+    assert back == replace(outcome, rederived_from="ledger event 7") and back.escalated
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -173,8 +184,8 @@ def test_backfilling_triage_and_review_rederives_them_without_the_model_or_githu
     for _ in range(2):  # a backfill, and another one
         result = backfill(loop, key, "triage", "review")
         assert result.success
-        assert result.output_for_node("review")["state"] == "escalated"
-        assert result.output_for_node("review")["rounds"] == 3
+        assert result.output_for_node("review").state == "escalated"
+        assert result.output_for_node("review").rounds == 3
         assert result.output_for_node("triage")["clear"] is True
     assert forge.requests(mark) == []  # not one request to GitHub, so no write either
     assert len(loop.stack.model.calls) == model_calls  # no model call
