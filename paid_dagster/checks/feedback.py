@@ -6,7 +6,7 @@ from .baseline import Baseline, fixed_since
 from .findings import FAILED, NOT_RUN, PASSED, CheckResult, Finding
 
 PER_CHECK = 10
-TAIL_LINES = 30
+TAIL_LINES = 60
 FEEDBACK_MARKER = "QUALITY FEEDBACK"
 
 
