@@ -140,6 +140,40 @@ class NotifierSettings(Settings):
     url: Text | None = None
 
 
+CheckParser = Literal[
+    "exit-code",
+    "ruff",
+    "mypy",
+    "junit",
+    "eslint",
+    "tsc",
+    "go-test",
+    "go-vet",
+    "clippy",
+    "cargo-test",
+    "rubocop",
+    "rspec",
+]
+CheckKind = Literal["tests", "lint", "types", "check", "other"]
+
+
+class CheckCommand(Settings):
+    """One entry of a repository's `checks:`: a command the project runs, replacing discovery."""
+
+    name: Text
+    command: Text
+    parser: CheckParser = "exit-code"  # exit-code: the exit code decides, the end of the output is the feedback
+    kind: CheckKind | None = None  # tests, lint, types …; guessed from the command when not given
+    report: Text | None = None  # the file a `junit` command writes, relative to the repository
+
+    @field_validator("name", "command")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected text, got nothing")
+        return value
+
+
 @with_config(ConfigDict(extra="forbid"))
 class RiskRule(TypedDict):
     """One rule of `risk_policy`: changed paths matching `glob` are of this tier; the first match wins."""
@@ -165,6 +199,7 @@ class RepoDefaults(Settings):
     risk_policy: Items[RiskRule] = ()  # first match wins
     review_rounds: WholeNumber = 2  # remediation rounds for blocking findings before escalating to a human
     prompts_dir: Text | None = None  # templates here override the built-in ones of the same name
+    checks: Items[CheckCommand] = ()  # the project's checks, replacing what Paid discovers from its files
 
     @field_validator("trigger_label")
     @classmethod
@@ -275,7 +310,10 @@ EXPECTED = {
     "greater_than_equal": "a number ≥ 0",
     "string_type": "text",
 }
-MAPPINGS = {"risk_policy": "a rule {glob: 'src/**', tier: low|medium|high}"}  # what an item of the list is
+MAPPINGS = {
+    "risk_policy": "a rule {glob: 'src/**', tier: low|medium|high}",
+    "checks": "a check {name, command, parser}",
+}  # what an item of the list is
 LISTS = {
     "repositories": "a list of `owner/name` entries",
     "secret_env": "a list of environment variable names",

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..checks.feedback import feedback, pr_section
 from ..checks.findings import CheckResult, summarize
-from ..checks.runner import run_checks
+from ..checks.plan import ChecksPlan
 from ..config import ChecksSettings, Limits, PaidConfig, RepoSettings
 from ..github.client import IssueSnapshot
 from ..keys import branch_name, idempotency_key, issue_key
@@ -115,21 +115,27 @@ def work_in_rounds(
     ledger: Ledger,
     stream: str,
     run_id: str,
+    plan: ChecksPlan | None = None,
 ) -> tuple[EngineResult, list[list[CheckResult]]]:
-    """The agent works, the project's checks run; failures are fed back, at most `max_rounds` rounds in all."""
+    """The project's checks run on the base commit first (the baseline), then the agent works and they run again;
+    what the change made worse is fed back, at most `max_rounds` rounds in all."""
+    plan = plan if plan is not None else ChecksPlan()
     budget = Budget(started=time.time())
     rounds: list[list[CheckResult]] = []
     total_turns, commands = 0, []
     prompt = task
+    if settings.enabled:
+        plan.prepare(sandbox, worktree, settings.timeout_seconds)
+        ledger.append(stream, Kind.CHECKS_BASELINE, plan.baseline_event(run_id))
     for number in range(1, max(settings.max_rounds, 1) + 1):
         result = engine.run(prompt, sandbox, limits, budget)
         total_turns += result.turns
         commands += result.commands
         if result.outcome != RunOutcome.COMPLETED or not settings.enabled:
             break
-        checks = run_checks(sandbox, worktree, settings.timeout_seconds)
+        checks = plan.run_round(sandbox, worktree, settings.timeout_seconds)
         rounds.append(checks)
-        summary = summarize(checks)
+        summary = {**summarize(checks), "base": plan.base_branch, "baseline": plan.baseline_event(run_id)["status"]}
         ledger.append(
             stream,
             Kind.CHECKS_RAN,
@@ -137,7 +143,7 @@ def work_in_rounds(
         )
         if summary["status"] != "failed" or number == settings.max_rounds:
             break
-        prompt = f"{task}\n\n{feedback(checks, number + 1, settings.max_rounds)}"
+        prompt = f"{task}\n\n{feedback(checks, number + 1, settings.max_rounds, plan.base_branch)}"
     result.turns, result.cost_usd, result.commands = total_turns, budget.cost, commands
     return result, rounds
 
@@ -244,6 +250,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
         record_decision(request, stream, prompt)
         sandbox = open_sandbox(settings.sandbox, workspace.path, settings.sandbox_image)
         limits = config.limits
+        plan = ChecksPlan(settings.checks, base, workspace.head(), "", Path(config.work_dir) / "checks-baseline")
         try:
             result, rounds = work_in_rounds(
                 choose_engine(settings, workspace.path, config, request.gateway, ledger, stream, run_id, overrides),
@@ -255,6 +262,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
                 ledger,
                 stream,
                 run_id,
+                plan,
             )
         finally:
             sandbox.close()
@@ -307,8 +315,8 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
             refused_paths=snapshot.refused,
             wound_down=result.wound_down,
             check_rounds=len(rounds),
-            checks_summary=summarize(rounds[-1]) if rounds else {},
-            checks_report=pr_section(rounds),
+            checks_summary={**summarize(rounds[-1]), "base": base} if rounds else {},
+            checks_report=pr_section(rounds, base, plan.baseline),
         )
     except Exception as exc:
         record_error(request, stream, exc, started)

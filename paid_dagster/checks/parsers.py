@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 from .findings import Finding
@@ -268,3 +269,86 @@ def rspec_json(text: str, root: str = "") -> list[Finding]:
         for e in data.get("examples", [])
         if e.get("status") == "failed"
     ]
+
+
+MYPY_LINE = re.compile(
+    r"^(?P<file>[^:\s][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)? (?P<sev>error|warning): (?P<msg>.*?)"
+    r"(?:  \[(?P<code>[a-z0-9-]+)\])?$"
+)
+
+
+def mypy_any(text: str, root: str = "") -> list[Finding]:
+    """mypy's JSON lines when it gave them, else its plain `file:line: error: message  [code]` lines (any
+    version of mypy writes these, a project's pinned one too)."""
+    if any(line.startswith("{") for line in text.splitlines()):
+        return mypy_json(text, root)
+    out = []
+    for line in text.splitlines():
+        m = MYPY_LINE.match(line.rstrip())
+        if m:
+            out.append(
+                Finding(
+                    "mypy",
+                    _rel(m["file"], root),
+                    int(m["line"]),
+                    int(m["col"] or 0),
+                    m["code"] or "",
+                    m["sev"],
+                    m["msg"],
+                )
+            )
+    return out
+
+
+def junit_counts(text: str) -> dict[str, int]:
+    """The test runner's own totals, from the JUnit report's suites: collected, passed, failed, errors, skipped."""
+    tree = ET.fromstring(text)
+    suites = [tree] if tree.tag == "testsuite" else list(tree.iter("testsuite"))
+    totals = {key: sum(int(s.get(key) or 0) for s in suites) for key in ("tests", "failures", "errors", "skipped")}
+    return {
+        "collected": totals["tests"],
+        "passed": totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"],
+        "failed": totals["failures"],
+        "errors": totals["errors"],
+        "skipped": totals["skipped"],
+    }
+
+
+PYTEST_SUMMARY = re.compile(r"^=+ (?P<body>.*?\d+ (?:passed|failed|skipped|errors?|deselected|xfailed|xpassed).*?) =+$")
+PYTEST_PART = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)")
+
+
+def pytest_counts(text: str) -> dict[str, int]:
+    """pytest's closing line (`== 2 failed, 3 passed in 0.1s ==`) when the output holds one; {} otherwise."""
+    lines = [m for m in (PYTEST_SUMMARY.match(line.strip()) for line in text.splitlines()) if m]
+    if not lines:
+        return {"collected": 0} if re.search(r"^=+ no tests ran", text, re.M) else {}
+    parts = {
+        ("errors" if kind.startswith("error") else kind): int(n) for n, kind in PYTEST_PART.findall(lines[-1]["body"])
+    }
+    counts = {key: parts.get(key, 0) for key in ("passed", "failed", "errors", "skipped")}
+    counts["passed"] += parts.get("xpassed", 0)
+    counts["skipped"] += parts.get("xfailed", 0)
+    counts["collected"] = sum(counts.values())
+    return counts
+
+
+def exit_code(text: str, root: str = "") -> list[Finding]:
+    """A command with no parser: no findings; its exit code decides and the end of its output is the feedback."""
+    return []
+
+
+PARSERS: dict[str, Callable[[str], list[Finding]]] = {
+    "exit-code": exit_code,
+    "ruff": ruff_json,
+    "mypy": mypy_any,
+    "junit": junit_xml,
+    "eslint": eslint_json,
+    "tsc": tsc,
+    "go-test": go_test_json,
+    "go-vet": go_vet,
+    "clippy": cargo_json,
+    "cargo-test": cargo_test,
+    "rubocop": rubocop_json,
+    "rspec": rspec_json,
+}

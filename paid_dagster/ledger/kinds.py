@@ -25,6 +25,7 @@ class Kind(StrEnum):
     LLM_CALL = "llm.call"
     LLM_ERROR = "llm.error"
     CHECKS_RAN = "checks.ran"
+    CHECKS_BASELINE = "checks.baseline"
     CHANGES_REFUSED = "changes.refused"
     # the pull request
     BRANCH_PUSHED = "branch.pushed"
@@ -59,6 +60,7 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
     Kind.LLM_CALL: ("model", "purpose", "run_id", "via", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"),
     Kind.LLM_ERROR: ("model", "purpose", "run_id", "error", "error_type", "latency_ms"),
     Kind.CHECKS_RAN: ("run_id", "round", "summary", "checks"),
+    Kind.CHECKS_BASELINE: ("run_id", "base", "base_commit", "key", "cached", "status", "problem", "checks"),
     Kind.CHANGES_REFUSED: ("run_id", "reason", "origins", "paths"),
     Kind.BRANCH_PUSHED: ("run_id", "branch", "head_sha"),
     Kind.PR_OPENED: ("run_id", "pr_number", "url", "branch"),

@@ -30,10 +30,11 @@ class Score:
 
 
 def _check_component(checks: list[dict[str, Any]], name: str) -> float:
-    statuses = [c["status"] for c in checks if c.get("check") == name and c.get("status") != "error"]
-    if not statuses:
+    """1 when the run's change made no check of this kind worse (without a baseline: when they all passed)."""
+    ran = [c for c in checks if c.get("kind", c.get("check")) == name and c.get("status") not in ("error", "not run")]
+    if not ran:
         return 0.5
-    return 1.0 if all(s == "passed" for s in statuses) else 0.0
+    return 0.0 if any(c["worse"] if "worse" in c else c["status"] != "passed" for c in ran) else 1.0
 
 
 def score_events(events: Iterable[Event], weights: ScoreWeights) -> Score:

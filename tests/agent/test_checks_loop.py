@@ -53,15 +53,19 @@ def test_findings_are_fed_back_and_fixed_in_a_second_round(tmp_path: Path) -> No
         assert first["lint"]["findings"][0]["fixable"] is True
         assert first["tests"]["status"] == "failed" and first["tests"]["errors"] == 1
         assert "test_total_multiplies_by_quantity" in first["tests"]["findings"][0]["rule"]
+        # That test failed on the base commit too (the bug): already failing, not the change's doing.
+        assert first["tests"]["worse"] is False and first["tests"]["already_failing"] == 1
+        assert first["lint"]["worse"] is True and first["lint"]["new_errors"] == 1
         assert rounds[1].data["summary"]["status"] == "passed"
-        # What the agent was told in round 2: file:line – message (rule) [fixable].
+        # What the agent was told in round 2: file:line – message (rule) [fixable], only what it made worse.
         fed_back = next(c.last_user_message for c in h.model.calls if "QUALITY FEEDBACK" in c.last_user_message)
         assert "shopcart/cart.py:1 – `os` imported but unused (F401) [fixable]" in fed_back
-        assert "test_total_multiplies_by_quantity" in fed_back
+        assert "test_total_multiplies_by_quantity" not in fed_back
         published = h.publish(run)
         assert published is not None
         body = h.client.repo(h.seed.repo).get_pull(published.number).body
         assert "Quality checks: 2 rounds" in body and "tests (pytest): ✅ passed" in body
+        assert "3 test(s) collected: 3 passed, 0 failed" in body and "Fixed: 2 problem(s) that failed on `main`" in body
         bare = h.forge.service.git(h.forge.repo(h.seed.repo))
         files = bare.git("ls-tree", "-r", "--name-only", f"refs/heads/{run.branch}").split()
         assert not [f for f in files if f.startswith(".paid-checks")]
