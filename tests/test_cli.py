@@ -123,7 +123,7 @@ def test_config_problems_name_the_file_the_key_what_was_expected_and_what_was_gi
     assert problems_of("repositories: a/b") == [
         "paid.yaml: repositories: expected a list of `owner/name` entries, got 'a/b'"
     ]
-    assert problems_of("- a/b") == ["paid.yaml: expected a mapping at the top level (see paid.example.yaml)"]
+    assert problems_of("- a/b") == ["paid.yaml: expected a mapping at the top level (`paid init` writes an example)"]
 
 
 def test_config_sections_defaults_and_old_names() -> None:
