@@ -135,6 +135,28 @@ class GateSettings(Settings):
     resume_label: Text = "paid-resume"  # a trusted person putting this label on any issue lifts a pause
 
 
+class SetupSettings(Settings):
+    """A repository's `setup:`: how its environment is prepared, in the sandbox, before the agent starts.
+
+    Precedence: `commands` here, else the repository's own `.paid/setup.sh`, else what its files call for
+    (lock files and manifests). Setup reaches the package registries only (plus `allow_hosts`), with no secret.
+    """
+
+    enabled: Flag = True
+    commands: Items[Text] = ()
+    allow_hosts: Items[Text] = ()  # exact hosts, or `.example.com` for a domain's subdomains
+    required: Flag = True  # a setup that fails stops the run before any model money is spent
+    timeout_seconds: WholeNumber = 1200
+
+
+class EnvironmentsSettings(Settings):
+    """The `environments:` section: where prepared environments are cached, and how much of them is kept."""
+
+    dir: Text = ".paid/environments"
+    max_gb: Number = 10.0
+    max_age_days: Number = 14.0
+
+
 class NotifierSettings(Settings):
     kind: Literal["log", "webhook"] = "log"
     url: Text | None = None
@@ -200,6 +222,7 @@ class RepoDefaults(Settings):
     review_rounds: WholeNumber = 2  # remediation rounds for blocking findings before escalating to a human
     prompts_dir: Text | None = None  # templates here override the built-in ones of the same name
     checks: Items[CheckCommand] = ()  # the project's checks, replacing what Paid discovers from its files
+    setup: Section[SetupSettings] = Field(default_factory=SetupSettings)
 
     @field_validator("trigger_label")
     @classmethod
@@ -260,6 +283,7 @@ class PaidConfig(Settings):
     notifier: Section[NotifierSettings] = Field(default_factory=NotifierSettings)
     first_tick_backlog: WholeNumber = 10
     work_dir: Text = ".paid/work"
+    environments: Section[EnvironmentsSettings] = Field(default_factory=EnvironmentsSettings)
     ledger_url: Text | None = None
     secret_env: Items[Text] = ()  # more variables whose values are secrets, masked wherever text leaves
     defaults: Section[RepoDefaults] = Field(default_factory=RepoDefaults)  # validated before `repositories`
@@ -408,7 +432,8 @@ def read_config(path: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
 
 
 def config_from_text(text: str, chosen: Path) -> PaidConfig:
-    """The file's text parsed; relative `work_dir` and `prompts_dir` are taken from the file's directory."""
+    """The file's text parsed; relative `work_dir`, `environments.dir` and `prompts_dir` are taken from the
+    file's directory."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -419,6 +444,10 @@ def config_from_text(text: str, chosen: Path) -> PaidConfig:
     work = Path(config.work_dir)
     if not work.is_absolute():
         config = config.model_copy(update={"work_dir": str((chosen.parent / work).resolve())})
+    environments = Path(config.environments.dir)
+    if not environments.is_absolute():
+        resolved = config.environments.model_copy(update={"dir": str((chosen.parent / environments).resolve())})
+        config = config.model_copy(update={"environments": resolved})
     repos = tuple(
         r.model_copy(update={"prompts_dir": str((chosen.parent / r.prompts_dir).resolve())})
         if r.prompts_dir and not Path(r.prompts_dir).is_absolute()

@@ -148,6 +148,7 @@ STOP_TITLES = {
     RunOutcome.ERROR: "I stopped because Paid itself failed",
     RunOutcome.NO_CHANGES: "I finished without changing anything",
     RunOutcome.SECRET_IN_CHANGES: "I stopped because the changes contain a secret",
+    RunOutcome.SETUP_FAILED: "I could not prepare the repository's environment, so I did not start",
 }
 
 

@@ -22,6 +22,8 @@ class Kind(StrEnum):
     RUN_STARTED = "run.started"
     RUN_FINISHED = "run.finished"
     DECISION_MADE = "decision.made"
+    SETUP_PREPARED = "setup.prepared"
+    SETUP_FAILED = "setup.failed"
     LLM_CALL = "llm.call"
     LLM_ERROR = "llm.error"
     CHECKS_RAN = "checks.ran"
@@ -56,6 +58,8 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
     Kind.TRIAGE_DECIDED: ("clear", "reason", "question", "assumption", "parsed", "prompt_template_hash", "attempt"),
     Kind.RUN_STARTED: ("run_id", "repo", "number", "branch", "base", "engine", "model", "cause", "dagster_run_id"),
     Kind.RUN_FINISHED: ("run_id", "outcome", "duration_s", "error", "llm_calls", "tokens_in", "tokens_out"),
+    Kind.SETUP_PREPARED: ("run_id", "status", "source", "key", "duration_s", "steps", "reached", "refused"),
+    Kind.SETUP_FAILED: ("run_id", "source", "key", "failed_step", "exit_code", "tail", "refused", "required"),
     Kind.DECISION_MADE: ("run_id", "decision", "candidates", "rationale", "engine", "model", "sandbox"),
     Kind.LLM_CALL: ("model", "purpose", "run_id", "via", "tokens_in", "tokens_out", "tokens_cached", "cost_usd"),
     Kind.LLM_ERROR: ("model", "purpose", "run_id", "error", "error_type", "latency_ms"),

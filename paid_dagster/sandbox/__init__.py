@@ -26,24 +26,30 @@ from .local import LocalSandbox
 
 
 def open_sandbox(
-    kind: str, worktree: Path, image: str = DEFAULT_IMAGE, network: bool = False, read_only: tuple[str, ...] = ()
+    kind: str,
+    worktree: Path,
+    image: str = DEFAULT_IMAGE,
+    network: bool = False,
+    read_only: tuple[str, ...] = (),
+    egress: Path | None = None,
 ) -> Sandbox:
     """`network` and `read_only` (host directories shown read-only) are for CLI engines, which must reach their
-    provider and need their own installation; the agent's commands and the project's checks get neither."""
+    provider and need their own installation; the agent's commands and the project's checks get neither.
+    `egress` (an `EgressProxy`'s socket) is the setup phase's only way out: to the package registries."""
     if kind == "local":
         return LocalSandbox(worktree)
     if kind == "docker":
-        return DockerSandbox(worktree, image, network=network, read_only=read_only)
+        return DockerSandbox(worktree, image, network=network, read_only=read_only, egress=egress)
     if kind in ("bubblewrap", "auto"):
         if kind == "auto" and shutil.which("bwrap") is None:
             try:
-                return DockerSandbox(worktree, image, network=network, read_only=read_only)
+                return DockerSandbox(worktree, image, network=network, read_only=read_only, egress=egress)
             except SandboxUnavailable as exc:
                 raise SandboxUnavailable(
                     f"no sandbox available: install bubblewrap (`apt-get install bubblewrap`) or Docker ({exc}); or"
                     " set `sandbox: local` for the repository in paid.yaml to run without isolation"
                 ) from exc
-        return BubblewrapSandbox(worktree, network=network, read_only=read_only)
+        return BubblewrapSandbox(worktree, network=network, read_only=read_only, egress=egress)
     raise SandboxUnavailable(f"unknown sandbox {kind!r}: use auto, bubblewrap, docker or local")
 
 

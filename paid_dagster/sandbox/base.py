@@ -115,8 +115,21 @@ def git_view(worktree: Path) -> Path | None:
     return git_dir if (git_dir / "HEAD").is_file() else None
 
 
+# The prepared environment's tools come first: the project's own ruff, pytest, eslint, not Paid's.
+PREPARED_PATH = "/workspace/.venv/bin:/workspace/node_modules/.bin"
+PREPARED_ENV = {
+    "GOPATH": "/workspace/.paid-env/go",
+    "GOMODCACHE": "/workspace/.paid-env/go/pkg/mod",
+    "CARGO_HOME": "/workspace/.paid-env/cargo",
+    "BUNDLE_PATH": "/workspace/.paid-env/bundle",
+    "npm_config_cache": "/tmp/.npm",
+}
+
+
 def sandbox_environment(worktree: Path) -> dict[str, str]:
-    env = scrubbed_environment(extra_path=toolchain_path())
+    toolchain = toolchain_path()
+    env = scrubbed_environment(extra_path=f"{PREPARED_PATH}:{toolchain}" if toolchain else PREPARED_PATH)
+    env.update(PREPARED_ENV)
     if git_view(worktree) is not None:
         env.update(
             {

@@ -17,6 +17,7 @@ from .base import (
     toolchain_dirs,
 )
 from .cgroup import Cgroup
+from .egress import SOCKET_IN_SANDBOX, proxy_environment, through_relay
 
 
 class BubblewrapSandbox:
@@ -40,6 +41,7 @@ class BubblewrapSandbox:
         cpus: float = 1.0,
         network: bool = False,
         read_only: tuple[str, ...] = (),
+        egress: Path | None = None,
     ) -> None:
         if shutil.which("bwrap") is None:
             raise SandboxUnavailable("bubblewrap is not installed: `apt-get install bubblewrap` (make test does it)")
@@ -49,6 +51,7 @@ class BubblewrapSandbox:
         self.cpus = cpus
         self.network = network  # only for an engine that must reach its provider (see README: CLI engines)
         self.read_only = read_only
+        self.egress = egress  # the socket of an EgressProxy: the only way out (registries during setup)
         self.last_peak_pids: int | None = None
 
     def argv(self, command: str, env: dict[str, str] | None = None) -> list[str]:
@@ -61,12 +64,15 @@ class BubblewrapSandbox:
         for masked in self.MASKED_DIRS:
             if os.path.isdir(masked):
                 argv += ["--tmpfs", masked]
-        for directory in [*toolchain_dirs(), *self.read_only]:
-            argv += ["--ro-bind", directory, directory]
         for link in ("bin", "lib", "lib64", "sbin"):
             if os.path.islink(f"/{link}"):
                 argv += ["--symlink", f"usr/{link}", f"/{link}"]
         argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        # After the fresh /tmp: a Paid (or its virtualenv) that lives under /tmp must stay visible.
+        for directory in [*toolchain_dirs(), *self.read_only]:
+            argv += ["--ro-bind", directory, directory]
+        if self.egress is not None:
+            argv += ["--bind", str(self.egress), SOCKET_IN_SANDBOX]
         argv += ["--bind", str(self.worktree), "/workspace", "--chdir", "/workspace"]
         git_dir = git_view(self.worktree)
         if git_dir is not None:
@@ -74,8 +80,11 @@ class BubblewrapSandbox:
         argv += ["--unshare-all", *(["--share-net"] if self.network else []), "--die-with-parent", "--new-session"]
         argv += ["--clearenv"]
         argv += ["--uid", "1000", "--gid", "1000", "--hostname", "sandbox", "--remount-ro", "/"]
-        for key, value in {**sandbox_environment(self.worktree), **(env or {})}.items():
+        egress_env = proxy_environment() if self.egress is not None else {}
+        for key, value in {**sandbox_environment(self.worktree), **egress_env, **(env or {})}.items():
             argv += ["--setenv", key, value]
+        if self.egress is not None:
+            command = through_relay(command)
         return [*argv, "prlimit", f"--fsize={512 * 1024 * 1024}", "--", "bash", "-c", command]
 
     def run(self, command: str, timeout: int, env: dict[str, str] | None = None) -> CommandResult:

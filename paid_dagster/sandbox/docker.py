@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .base import GIT_VIEW, OUTPUT_CAP, CommandResult, SandboxUnavailable, git_view, sandbox_environment, toolchain_dirs
+from .egress import SOCKET_IN_SANDBOX, proxy_environment, through_relay
 
 DEFAULT_IMAGE = "paid-sandbox:bookworm"
 
@@ -27,6 +28,7 @@ class DockerSandbox:
         cpus: float = 1.0,
         network: bool = False,
         read_only: tuple[str, ...] = (),
+        egress: Path | None = None,
     ) -> None:
         try:
             import docker
@@ -54,6 +56,7 @@ class DockerSandbox:
         self.cpus = cpus
         self.network = network
         self.read_only = read_only
+        self.egress = egress  # the socket of an EgressProxy: the only way out (registries during setup)
         self.last_peak_pids: int | None = None
         self._reap_orphans()
         # The container's user (1000) must be able to write the worktree Paid cloned as another user.
@@ -69,6 +72,12 @@ class DockerSandbox:
         git_dir = git_view(self.worktree)
         if git_dir is not None:
             volumes[str(git_dir)] = {"bind": GIT_VIEW, "mode": "ro"}
+        if self.egress is not None:
+            volumes[str(self.egress)] = {"bind": SOCKET_IN_SANDBOX, "mode": "rw"}
+            # The machine's CA bundle and pip's settings: the image's own may not trust the machine's network.
+            for shared in ("/etc/ssl/certs", "/etc/pip.conf"):
+                if os.path.exists(shared):
+                    volumes[shared] = {"bind": shared, "mode": "ro"}
         return self._client.containers.run(
             self.image,
             ["sleep", "infinity"],
@@ -79,7 +88,7 @@ class DockerSandbox:
             tmpfs={"/tmp": "rw,size=256m,mode=1777"},
             user="1000:1000",
             working_dir="/workspace",
-            environment=sandbox_environment(self.worktree),
+            environment={**sandbox_environment(self.worktree), **(proxy_environment() if self.egress else {})},
             volumes=volumes,
             mem_limit=f"{self.memory_mb}m",
             memswap_limit=f"{self.memory_mb}m",
@@ -94,6 +103,8 @@ class DockerSandbox:
 
     def run(self, command: str, timeout: int, env: dict[str, str] | None = None) -> CommandResult:
         # `timeout` inside ends the command; the exec's output is read with the same cap as elsewhere.
+        if self.egress is not None:
+            command = through_relay(command)
         wrapped = ["timeout", "-s", "KILL", str(timeout), "bash", "-c", command]
         api = self._client.api
         exec_id = api.exec_create(
