@@ -18,6 +18,7 @@ from ..keys import branch_name, idempotency_key, issue_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..llm import LLMGateway
+from ..preparation import EnvironmentCache, Preparation, prepare_environment
 from ..safe_text import clean, one_line
 from ..sandbox import Sandbox, open_sandbox
 from .cli_engines import CLI_ENGINES
@@ -61,6 +62,7 @@ class AgentRunResult:
     checks_summary: dict[str, Any] = field(default_factory=dict)
     checks_report: str = ""
     refused_paths: list[str] = field(default_factory=list)
+    setup: dict[str, Any] = field(default_factory=dict)  # how the environment was prepared (Preparation.as_dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -233,6 +235,59 @@ def record_error(request: AgentRunRequest, stream: str, exc: Exception, started:
     )
 
 
+def prepare_for_run(
+    worktree: Path, config: PaidConfig, settings: RepoSettings, ledger: Ledger, stream: str, run_id: str
+) -> Preparation:
+    """The setup phase: the repository's environment prepared (or reused) before the agent; an event either way."""
+    environments = config.environments
+    cache = EnvironmentCache(Path(environments.dir), int(environments.max_gb * 1024**3), environments.max_age_days)
+    preparation = prepare_environment(worktree, settings.setup, settings.sandbox, settings.sandbox_image, cache)
+    if preparation.status in ("none", "disabled"):
+        return preparation
+    data = {"run_id": run_id, **preparation.as_dict()}
+    if preparation.failed:
+        ledger.append(stream, Kind.SETUP_FAILED, {**data, "required": settings.setup.required})
+    else:
+        ledger.append(stream, Kind.SETUP_PREPARED, data)
+    return preparation
+
+
+def without_the_agent(
+    request: AgentRunRequest, workspace: Workspace, branch: str, base: str, preparation: Preparation, started: float
+) -> AgentRunResult:
+    """The run when setup failed and was required: no model call, nothing committed, the reason said."""
+    step = preparation.failed_step
+    return AgentRunResult(
+        run_id=request.run_id,
+        repo=request.issue.repo,
+        number=request.issue.number,
+        branch=branch,
+        base=base,
+        outcome=RunOutcome.SETUP_FAILED,
+        engine=request.settings.engine,
+        sandbox=request.settings.sandbox,
+        model=request.config.model.name,
+        turns=0,
+        llm_calls=0,
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+        duration_s=round(time.monotonic() - started, 3),
+        head_sha=workspace.head(),
+        commits_ahead=0,
+        files_changed=0,
+        insertions=0,
+        deletions=0,
+        diff_stat="",
+        prompt_template_hash="",
+        prompt_hash="",
+        summary=preparation.explained(),
+        worktree=str(workspace.path),
+        stopped_because=f"`{step}` exited {preparation.exit_code} while preparing the environment",
+        setup=preparation.as_dict(),
+    )
+
+
 def run_agent(request: AgentRunRequest) -> AgentRunResult:
     """One attempt on the issue: workspace, prompt, engine and checks in a sandbox, Paid's own commit, events."""
     config, settings, issue = request.config, request.settings, request.issue
@@ -245,12 +300,21 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
     try:
         workspace = Workspace(Path(config.work_dir) / run_id / "repo", request.clone_url, request.token, branch, base)
         workspace.prepare()
+        preparation = prepare_for_run(workspace.path, config, settings, ledger, stream, run_id)
+        if preparation.failed and settings.setup.required:
+            run = without_the_agent(request, workspace, branch, base, preparation, started)
+            ledger.append(
+                stream, Kind.RUN_FINISHED, run.as_dict(), idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id)
+            )
+            return run
         overrides = Path(settings.prompts_dir) if settings.prompts_dir else None
         prompt = task_prompt(request, overrides)
         record_decision(request, stream, prompt)
         sandbox = open_sandbox(settings.sandbox, workspace.path, settings.sandbox_image)
         limits = config.limits
-        plan = ChecksPlan(settings.checks, base, workspace.head(), "", Path(config.work_dir) / "checks-baseline")
+        plan = ChecksPlan(
+            settings.checks, base, workspace.head(), preparation.key, Path(config.work_dir) / "checks-baseline"
+        )
         try:
             result, rounds = work_in_rounds(
                 choose_engine(settings, workspace.path, config, request.gateway, ledger, stream, run_id, overrides),
@@ -317,6 +381,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
             check_rounds=len(rounds),
             checks_summary={**summarize(rounds[-1]), "base": base} if rounds else {},
             checks_report=pr_section(rounds, base, plan.baseline),
+            setup=preparation.as_dict(),
         )
     except Exception as exc:
         record_error(request, stream, exc, started)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..checks.runner import REPORTS
+from ..preparation.plan import ENV_DIRS
 from ..safe_text import clean
 from ..secrets import SECRETS, redact
 
@@ -52,7 +53,8 @@ FIXED_CONFIG = (
     # A Docker sandbox's user owns the working files; Paid still reads them.
     ("safe.directory", "*"),
 )
-EXCLUDED = (f"{REPORTS}/",)  # Paid's own scratch in the working files, never committed
+# Paid's own scratch and the prepared environment in the working files: never committed.
+EXCLUDED = (f"{REPORTS}/", *(f"/{name}/" for name in ENV_DIRS))
 MAX_FILE_BYTES = 100 * 1024 * 1024  # GitHub refuses larger files
 GITLINK = "160000"
 

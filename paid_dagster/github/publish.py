@@ -161,7 +161,11 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: AgentRunResult, pr_u
     if ledger.has(key):
         return False
     reason = run.stopped_because or run.summary or outcome
-    if outcome in NOT_PUBLISHED:
+    if outcome == RunOutcome.SETUP_FAILED:
+        # The step that failed and its last lines, so that the repository's people can fix it or configure it.
+        where = f"{run.summary}\n\nNo model was called. Fix the setup (or give `setup.commands` in paid.yaml, or a"
+        where += " `.paid/setup.sh` in the repository) and relabel the issue."
+    elif outcome in NOT_PUBLISHED:
         where = "Nothing was pushed and no pull request was opened."
     elif pr_url:
         where = f"The work so far is committed on `{run.branch}` and shown in the draft pull request {pr_url}."

@@ -47,7 +47,8 @@ def stack_config(forge_url: str, api_base: str, repo: str, work_dir: Path, sandb
         },
         "first_tick_backlog": 10,
         "work_dir": str(work_dir),
-        "repositories": [{"name": repo, "sandbox": sandbox}],
+        # The sample has no dependencies (Paid's bundled pytest and ruff check it): no setup phase, no network.
+        "repositories": [{"name": repo, "sandbox": sandbox, "setup": {"enabled": False}}],
     }
 
 
