@@ -111,6 +111,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from paid_standins.inprocess import sensor_tick
 
         from .definitions import defs
+        from .keys import issue_key
 
         seed = stack.seed
         writer = stack.forge.as_user(seed.writer)
@@ -135,7 +136,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
         run_event = instance.get_latest_materialization_event(AssetKey("agent_run"))
         run_meta = run_event.asset_materialization.metadata if run_event and run_event.asset_materialization else {}
-        print(f"3. done in {time.monotonic() - started:.1f} s\n")
+        print(f"3. done in {time.monotonic() - started:.1f} s; the rollups are brought up to date:")
+        for line in materialize_rollups(instance, defs, issue_key(seed.repo, seed.issue_number)):
+            print(f"   {line}")
+        print()
         print(f"   pull request : {meta['pr_url'].value if 'pr_url' in meta else '(none)'}")
         print(f"   outcome      : {run_meta['outcome'].value if 'outcome' in run_meta else '?'}")
         review_event = instance.get_latest_materialization_event(AssetKey("review"))
@@ -167,6 +171,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def materialize_rollups(instance: Any, defs: Any, partition: str) -> list[str]:
+    """The issue's quality score, today's costs, the projects' spend and the prompt outcomes, as the PR sensor
+    and the automation sensor would bring them: the demo's UI shows them materialized, not "never"."""
+    from datetime import UTC, datetime
+
+    from dagster import AssetKey
+
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    done = []
+    for job, key in (("paid_score", partition), ("paid_costs", today)):
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, partition_key=key, raise_on_error=False
+        )
+        done.append(f"{job}[{key}]: {'ok' if result.success else 'failed'}")
+    rollups = [AssetKey("project_spend"), AssetKey("prompt_outcomes")]
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=rollups, raise_on_error=False
+    )
+    done.append(f"project_spend, prompt_outcomes: {'ok' if result.success else 'failed'}")
+    return done
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -202,14 +228,45 @@ def cmd_ui(args: argparse.Namespace) -> int:
         ],
         env=env,
         cwd=base,
+        start_new_session=True,  # its own process group: the webserver, the daemon and their code servers
     )
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt  # a SIGTERM ends `paid ui` the way Ctrl-C does, with everything it started
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        return proc.wait()
+        return stop_group(proc)
     finally:
+        stop_group(proc)
         stack.stop()
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace_seconds: float = 30.0) -> int:
+    """Stops `dagster dev` and every process it started (they share its process group); SIGKILL after a grace."""
+    for sig, wait in ((signal.SIGINT, grace_seconds), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        if not _group_alive(proc.pid):
+            break
+        time.sleep(1)
+    return proc.returncode if proc.returncode is not None else -9
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 # --- doctor -----------------------------------------------------------------------------------------

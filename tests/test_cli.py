@@ -351,6 +351,12 @@ def test_an_installed_wheel_runs_the_demo_outside_the_checkout(installed_wheel: 
     with sqlite3.connect(state / "stack" / "forge" / "forge.sqlite3") as db:
         pulls = db.execute("SELECT p.draft, i.state FROM pulls p JOIN issues i ON i.id = p.issue_id").fetchall()
     assert pulls == [(1, "open")]  # one draft pull request, open
+    # The rollups are materialized by the demo, so that the UI shows them (not "never materialized").
+    with sqlite3.connect(state / "dagster_home" / "paid_ledger.sqlite3") as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"paid_quality_score", "paid_llm_costs", "paid_project_spend", "paid_prompt_outcomes"} <= tables
+        assert db.execute("SELECT COUNT(*) FROM paid_llm_costs").fetchone()[0] >= 1
+    assert "paid_costs[" in demo.stdout and "failed" not in demo.stdout.split("rollups")[1].split("pull request")[0]
 
 
 def test_an_installed_wheel_serves_the_ui_outside_the_checkout(installed_wheel: InstalledWheel) -> None:
@@ -383,10 +389,38 @@ def test_an_installed_wheel_serves_the_ui_outside_the_checkout(installed_wheel: 
             except (requests.RequestException, KeyError, TypeError, ValueError):
                 continue
         assert {"github_issue", "triage", "agent_run", "pull_request", "review", "llm_costs"} <= set(keys)
+        # A SIGTERM of `paid ui` alone (not its group) takes every Dagster process it started with it.
+        children = _descendants(proc.pid)
+        assert children, "paid ui started no process"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+        time.sleep(1)
+        left = [pid for pid in children if _alive(pid)]
+        assert left == [], f"processes of paid ui survived its SIGTERM: {left}"
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+
+
+def _descendants(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True, check=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        child, parent = (int(x) for x in line.split())
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
