@@ -22,6 +22,7 @@ from ..llm.gateway import BudgetExceeded
 from ..sandbox import Sandbox
 from .guardrails import WIND_DOWN, Budget, Trip, check_before_call, nearly_spent, repeated_action
 from .outcome import TRIPS, RunOutcome
+from .progress import Progress, TurnReport, intent_of, silent
 from .prompts import load_template
 
 OUTCOMES = {
@@ -56,13 +57,22 @@ class Tripped(InterruptAgentFlow):
 class GuardedAgent(DefaultAgent):
     """mini-swe-agent's loop with Paid's guardrails checked before each model call and after each action."""
 
-    def __init__(self, *args: Any, limits: Limits, commands: list[str], budget: Budget, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        limits: Limits,
+        commands: list[str],
+        budget: Budget,
+        progress: Progress = silent,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.limits = limits
         self.budget = budget
         self.commands = commands
         self.trip: Trip | None = None
         self.wound_down = False
+        self.progress = progress
 
     def query(self) -> dict:
         elapsed = time.time() - self.budget.started
@@ -79,11 +89,27 @@ class GuardedAgent(DefaultAgent):
 
     def execute_actions(self, message: dict) -> list[dict]:
         observations = super().execute_actions(message)
+        self.report(message, observations)
         trip = repeated_action(self.commands, self.limits.loop_repeats)
         if trip is not None:
             self.trip = trip
             raise Tripped(trip)
         return observations
+
+    def report(self, message: dict, observations: list[dict]) -> None:
+        """The turn just done, for whoever watches (the Dagster run's log)."""
+        observation = observations[-1] if observations else {}
+        extra = observation.get("extra") or {}
+        self.progress(
+            TurnReport(
+                turn=self.budget.turns + self.n_calls,
+                intent=intent_of(str(message.get("content") or "")),
+                command=self.commands[-1] if self.commands else "",
+                exit_code=extra.get("returncode"),
+                output=str(extra.get("raw_output") or observation.get("content") or ""),
+                cost_usd=self.budget.cost + self.cost,
+            ).line()
+        )
 
 
 class Engine(Protocol):
@@ -146,7 +172,15 @@ class SandboxEnvironment:
 class MiniSweAgentEngine:
     name = "mini-swe-agent"
 
-    def __init__(self, gateway: LLMGateway, stream: str, run_id: str, prompts_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        gateway: LLMGateway,
+        stream: str,
+        run_id: str,
+        prompts_dir: Path | None = None,
+        progress: Progress = silent,
+    ) -> None:
+        self.progress = progress
         self.gateway = gateway
         self.stream = stream
         self.run_id = run_id
@@ -162,6 +196,7 @@ class MiniSweAgentEngine:
             limits=limits,
             commands=environment.commands,
             budget=budget,
+            progress=self.progress,
             system_template=system_template,
             instance_template="{{task}}",
             step_limit=0,  # the guardrails above enforce the limits, with outcomes of their own

@@ -25,6 +25,7 @@ from .cli_engines import CLI_ENGINES
 from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget
 from .outcome import RunOutcome
+from .progress import Progress, silent
 from .prompts import RenderedPrompt, fence, render_task, sanitize_untrusted
 from .workspace import Workspace
 
@@ -96,11 +97,12 @@ def choose_engine(
     stream: str,
     run_id: str,
     prompts_dir: Path | None = None,
+    progress: Progress = silent,
 ) -> Engine:
     """The engine a repository asked for in paid.yaml: the built-in one, or a CLI adapter."""
     name = settings.engine
     if name == "mini-swe-agent":
-        return MiniSweAgentEngine(gateway, stream, run_id, prompts_dir)
+        return MiniSweAgentEngine(gateway, stream, run_id, prompts_dir, progress)
     if name in CLI_ENGINES:
         model = config.model.name.split("/", 1)[-1] if config.model.name else None
         return CLI_ENGINES[name](worktree, model, ledger, stream, run_id, settings.sandbox, settings.sandbox_image)
@@ -118,6 +120,7 @@ def work_in_rounds(
     stream: str,
     run_id: str,
     plan: ChecksPlan | None = None,
+    progress: Progress = silent,
 ) -> tuple[EngineResult, list[list[CheckResult]]]:
     """The project's checks run on the base commit first (the baseline), then the agent works and they run again;
     what the change made worse is fed back, at most `max_rounds` rounds in all."""
@@ -129,6 +132,7 @@ def work_in_rounds(
     if settings.enabled:
         plan.prepare(sandbox, worktree, settings.timeout_seconds)
         ledger.append(stream, Kind.CHECKS_BASELINE, plan.baseline_event(run_id))
+        progress(f"baseline on {plan.base_branch}: {plan.baseline_event(run_id)['status']}")
     for number in range(1, max(settings.max_rounds, 1) + 1):
         result = engine.run(prompt, sandbox, limits, budget)
         total_turns += result.turns
@@ -142,6 +146,10 @@ def work_in_rounds(
             stream,
             Kind.CHECKS_RAN,
             {"run_id": run_id, "round": number, "summary": summary, "checks": [c.as_dict() for c in checks]},
+        )
+        progress(
+            f"checks round {number}: {summary['status']} ({summary.get('checks_passed', '?')}"
+            f"/{summary.get('checks_total', '?')} checks passed)"
         )
         if summary["status"] != "failed" or number == settings.max_rounds:
             break
@@ -165,6 +173,7 @@ class AgentRunRequest:
     run_id: str
     attempt: Mapping[str, Any] = field(default_factory=dict)  # recorded in `run.started`: cause, Dagster run, ...
     follow_up: str = ""  # what went wrong on the open PR (CI output, review notes), given to the agent as data
+    progress: Progress = silent  # each turn, the setup and each checks round as it happens (the Dagster run log)
 
 
 def record_start(request: AgentRunRequest, stream: str, branch: str, base: str) -> None:
@@ -301,6 +310,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
         workspace = Workspace(Path(config.work_dir) / run_id / "repo", request.clone_url, request.token, branch, base)
         workspace.prepare()
         preparation = prepare_for_run(workspace.path, config, settings, ledger, stream, run_id)
+        request.progress(f"setup: {one_line(preparation.explained(), 300)}")
         if preparation.failed and settings.setup.required:
             run = without_the_agent(request, workspace, branch, base, preparation, started)
             ledger.append(
@@ -317,7 +327,17 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
         )
         try:
             result, rounds = work_in_rounds(
-                choose_engine(settings, workspace.path, config, request.gateway, ledger, stream, run_id, overrides),
+                choose_engine(
+                    settings,
+                    workspace.path,
+                    config,
+                    request.gateway,
+                    ledger,
+                    stream,
+                    run_id,
+                    overrides,
+                    request.progress,
+                ),
                 prompt.text,
                 sandbox,
                 limits,
@@ -327,6 +347,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
                 stream,
                 run_id,
                 plan,
+                request.progress,
             )
         finally:
             sandbox.close()

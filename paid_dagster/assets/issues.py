@@ -200,6 +200,7 @@ def agent_run(
                 "cause": context.run.tags.get("paid/cause", "label"),
             },
             follow_up=_follow_up_context(context, events),
+            progress=lambda line: context.log.info(safe_log(line)),  # the run's page is the live activity
         )
     )
     context.add_output_metadata(
@@ -212,6 +213,7 @@ def agent_run(
                 "model": result.model,
                 "engine": result.engine,
                 "sandbox": result.sandbox,
+                "setup": str(result.setup.get("status", "none")),
                 "prompt_version": result.prompt_template_hash,
                 "prompt_hash": result.prompt_hash,
                 "turns": result.turns,

@@ -23,6 +23,12 @@ def test_label_becomes_a_draft_pull_request(loop: Loop) -> None:
     label(loop)
     tick = sensor_tick(loop.instance, loop.defs, None)
     assert len(tick.launched) == 1 and not tick.failed, tick
+    # The run's log is the live activity stream: each agent turn (intent, command, exit code, output, cost)
+    # and each checks round, as they happened.
+    messages = [e.user_message for e in loop.instance.all_logs(tick.launched[0])]
+    turns = [m for m in messages if m.startswith("turn ")]
+    assert turns and "$ cat shopcart/cart.py" in turns[0] and "exit 0" in turns[0] and "so far" in turns[0], turns
+    assert any(m.startswith("checks round 1:") for m in messages), messages
 
     repo = forge.repo(seed.repo)
     pulls = forge.store.all("SELECT p.*, i.number, i.body, i.title FROM pulls p JOIN issues i ON i.id = p.issue_id")
