@@ -110,6 +110,14 @@ class Limits(Settings):
     wind_down_fraction: Number = 0.9
 
 
+class RetrySettings(Settings):
+    """The `retries:` section: Paid's own new attempts on an issue whose run failed for a transient reason
+    (GitHub 5xx, timeouts, rate limits, a model provider's 5xx/429, a crashed worker)."""
+
+    max_attempts: Annotated[int, Field(strict=True, ge=1)] = 3  # the first attempt included
+    backoff_seconds: Number = 60.0  # before attempt n+1: backoff_seconds × 2^(n-1)
+
+
 class ScoreWeights(Settings):
     """The `scoring:` section: the weights of the quality score's components (normalised by their sum)."""
 
@@ -275,6 +283,7 @@ class PaidConfig(Settings):
     github: Section[GitHubSettings] = Field(default_factory=GitHubSettings)
     model: Section[ModelSettings] = Field(default_factory=ModelSettings)
     limits: Section[Limits] = Field(default_factory=Limits)
+    retries: Section[RetrySettings] = Field(default_factory=RetrySettings)
     checks: Section[ChecksSettings] = Field(
         default_factory=ChecksSettings, validation_alias=AliasChoices("checks", "quality")
     )

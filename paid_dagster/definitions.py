@@ -20,7 +20,7 @@ from .jobs import paid_build_job, paid_costs_job, paid_score_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .resources.tables import TableIOManager
 from .secrets import mask_log_records
-from .sensors import paid_label_sensor, paid_late_costs_sensor, paid_pr_sensor
+from .sensors import paid_label_sensor, paid_late_costs_sensor, paid_pr_sensor, paid_retry_sensor
 
 mask_log_records()
 
@@ -49,7 +49,7 @@ defs = Definitions(
     ],
     asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
     jobs=[paid_build_job, paid_score_job, paid_costs_job],
-    sensors=[paid_label_sensor, paid_pr_sensor, paid_late_costs_sensor, paid_automation_sensor],
+    sensors=[paid_label_sensor, paid_pr_sensor, paid_retry_sensor, paid_late_costs_sensor, paid_automation_sensor],
     resources={
         "settings": settings,
         "github": GitHubResource(settings=settings),

@@ -17,6 +17,7 @@ class RunOutcome(StrEnum):
     FAILED = "failed"  # the engine failed (a CLI missing, its key unset, its own error)
     ERROR = "error"  # Paid itself failed around the engine (workspace, sandbox, …)
     SECRET_IN_CHANGES = "secret_in_changes"  # the changes hold a secret: never pushed
+    CRASHED = "crashed"  # the worker died mid-run (kill -9, OOM, a lost host): found by the retry sensor
     SETUP_FAILED = "setup_failed"  # the repository's environment could not be prepared: no model call was made
 
 

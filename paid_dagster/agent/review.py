@@ -119,14 +119,15 @@ def ai_review(
     return findings, prompt.template_hash
 
 
-def review_body(tier: str, findings: list[ReviewFinding], round_number: int) -> str:
+def review_body(tier: str, findings: list[ReviewFinding], round_number: int, ref: str | None = None) -> str:
+    """`ref` names the review in its marker (the agent run and round), so that it is found again on GitHub."""
     blocking = [f for f in findings if f.severity == "blocking"]
     lines = [
         f"**Paid's review** (round {round_number}, risk tier **{tier}**): "
         + (f"{len(blocking)} blocking finding(s)." if blocking else "no blocking finding.")
     ]
     lines += [f"- {f.as_line()}" for f in findings]
-    lines += ["", MARKER.format(kind="review", ref=round_number)]
+    lines += ["", MARKER.format(kind="review", ref=ref or round_number)]
     return "\n".join(lines)
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Protocol
 
 from ..config import PaidConfig, RepoSettings
+from ..github import effects
 from ..github.client import GitHubClient, IssueSnapshot
-from ..github.publish import MARKER, NEEDS_HUMAN, PublishedRun, publish_run
+from ..github.effects import MARKER, Record
+from ..github.publish import NEEDS_HUMAN, PublishedRun, comment_once, label_once, publish_run
 from ..keys import idempotency_key, issue_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
@@ -45,6 +47,7 @@ class ReviewRequest:
     gateway: LLMGateway
     ledger: Ledger
     dagster_run_id: str  # recorded on the remediation runs
+    resuming: bool = False  # a retry of a failed review: its posted rounds are found again on GitHub, not refused
 
     @property
     def key(self) -> str:
@@ -76,7 +79,8 @@ def review_published_run(request: ReviewRequest) -> ReviewOutcome:
     recorded = recorded_review(request.ledger, request.key, request.attempt)
     if recorded is not None:
         return recorded
-    refuse_unfinished_review(request, pull.number)
+    if not request.resuming:
+        refuse_unfinished_review(request, pull.number)
     return review_in_rounds(start_fresh_review(request, pull.number))
 
 
@@ -166,17 +170,10 @@ def post_review_once(
     if request.ledger.has(review_key):
         return
     comments = [{"path": f.file, "line": max(f.line, 1), "body": f.message} for f in findings if f.file in paths]
-    state = review.reviewer.post_review(
-        request.issue.repo,
-        review.pr,
-        "REQUEST_CHANGES" if any(f.blocking for f in findings) else "COMMENT",
-        review_body(tier, findings, round_number),
-        comments,
-    )
-    request.ledger.append(
-        request.key,
-        Kind.REVIEW_POSTED,
-        {
+    ref = f"{run_id}:{round_number}"
+
+    def record(state: str, _written: bool) -> Record:
+        data = {
             "pr_number": review.pr,
             "round": round_number,
             "tier": tier,
@@ -184,8 +181,21 @@ def post_review_once(
             "state": state,
             "prompt_version": prompt_version,
             "attempt": request.attempt,
-        },
-        idempotency_key=review_key,
+        }
+        return Record(Kind.REVIEW_POSTED, data, review_key)
+
+    effects.review(
+        review.reviewer,
+        request.ledger,
+        request.key,
+        request.issue.repo,
+        review.pr,
+        MARKER.format(kind="review", ref=ref),
+        "REQUEST_CHANGES" if any(f.blocking for f in findings) else "COMMENT",
+        review_body(tier, findings, round_number, ref),
+        comments,
+        record,
+        review_key,
     )
 
 
@@ -222,13 +232,10 @@ def escalate(review: FreshReview, left: list[str], run_id: str) -> bool:
         return False
     body = (
         "I could not resolve the review's blocking findings on my own, so this needs a person. What is"
-        " left:\n\n"
-        + "\n".join(f"- {line}" for line in left)
-        + f"\n\n(pull request #{pr})\n\n"
-        + MARKER.format(kind="escalated", ref=run_id)
+        " left:\n\n" + "\n".join(f"- {line}" for line in left) + f"\n\n(pull request #{pr})"
     )
-    client.comment(repo, number, body)
-    client.add_label(repo, number, NEEDS_HUMAN)
+    comment_once(client, ledger, repo, number, "escalated", run_id, body, pr_number=pr)
+    label_once(client, ledger, repo, number, NEEDS_HUMAN, "escalated", run_id)
     ledger.append(issue_key(repo, number), Kind.REVIEW_ESCALATED, {"pr_number": pr, "left": left}, idempotency_key=key)
     return True
 

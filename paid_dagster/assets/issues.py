@@ -9,12 +9,15 @@ from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Outp
 from ..agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
 from ..agent.triage import TriageDecision, triage_issue
 from ..github.client import TriggeredIssue
+from ..github.effects import unlabel
 from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
 from ..keys import parse_issue_key
 from ..ledger import Event
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from ..safe_text import one_line
+from ..worker import this_worker
+from .failures import attempt_of, failures_recorded
 from .metadata import safe_log, safe_metadata
 from .partitions import paid_issues
 
@@ -28,6 +31,7 @@ def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dic
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
+@failures_recorded("github_issue")
 def github_issue(context: AssetExecutionContext, github: GitHubResource, ledger: LedgerResource) -> TriggeredIssue:
     """A snapshot of the GitHub issue: title, body, labels, author, who labeled it, comment count."""
     repo, number = parse_issue_key(context.partition_key)
@@ -73,6 +77,7 @@ def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, output_required=False)
+@failures_recorded("triage")
 def triage(
     context: AssetExecutionContext,
     github_issue: TriggeredIssue,
@@ -134,7 +139,9 @@ def triage(
         context.log.info(safe_log(f"needs info: {decision.question}"))
         return
     if NEEDS_INFO in issue.labels:
-        client.remove_label(issue.repo, issue.number, NEEDS_INFO)
+        unlabel(
+            client, events, context.partition_key, issue.repo, issue.number, NEEDS_INFO, attempt or context.run.run_id
+        )
     yield Output(decision.as_dict(), metadata=safe_metadata(metadata))
 
 
@@ -169,6 +176,7 @@ def rederived_triage(context: AssetExecutionContext, recorded: Event) -> Iterato
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"})
+@failures_recorded("agent_run")
 def agent_run(
     context: AssetExecutionContext,
     github_issue: TriggeredIssue,
@@ -198,6 +206,8 @@ def agent_run(
                 "dagster_run_id": context.run.run_id,
                 "label_event_id": github_issue.label_event_id,
                 "cause": context.run.tags.get("paid/cause", "label"),
+                "paid_attempt": attempt_of(context),
+                **{f"worker_{k}": v for k, v in vars(this_worker()).items()},
             },
             follow_up=_follow_up_context(context, events),
             progress=lambda line: context.log.info(safe_log(line)),  # the run's page is the live activity
@@ -230,6 +240,7 @@ def agent_run(
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"github"})
+@failures_recorded("pull_request")
 def pull_request(
     context: AssetExecutionContext,
     agent_run: AgentRunResult,

@@ -10,11 +10,13 @@ from ..agent.run import AgentRunResult
 from ..github.client import TriggeredIssue
 from ..github.publish import PublishedRun
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
+from .failures import failures_recorded
 from .metadata import safe_metadata
 from .partitions import paid_issues
 
 
 @asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"})
+@failures_recorded("review")
 def review(
     context: AssetExecutionContext,
     pull_request: PublishedRun,
@@ -38,6 +40,7 @@ def review(
         gateway=llm.gateway(events, issue.repo),
         ledger=events,
         dagster_run_id=context.run.run_id,
+        resuming=context.run.tags.get("paid/cause") == "retry",
     )
     try:
         outcome = review_published_run(request)

@@ -29,11 +29,19 @@ def safe_body(body: str) -> str:
 
 
 class GitHubError(RuntimeError):
-    """A GitHub problem described for the person who has to act on it."""
+    """A GitHub problem described for the person who has to act on it. `transient`: the same request may
+    succeed later (a 5xx, a timeout, a rate limit); otherwise asking again changes nothing (permission,
+    validation, not found)."""
+
+    transient = False
 
 
 class GitHubUnavailable(GitHubError):
-    pass
+    transient = True
+
+
+class GitHubTimeout(GitHubUnavailable):
+    """GitHub did not answer within the client's timeout: a write may or may not have been applied."""
 
 
 class GitHubAuthError(GitHubError):
@@ -45,7 +53,7 @@ class GitHubNotFound(GitHubError):
 
 
 class GitHubRateLimited(GitHubError):
-    pass
+    transient = True
 
 
 @contextmanager
@@ -76,6 +84,15 @@ def explained(action: str, base_url: str) -> Iterator[None]:
         detail = f"{reason.group(1)} answers" if reason else "errors"
         raise GitHubUnavailable(
             f"{action}: GitHub at {base_url} kept answering with {detail} after retries; Paid will try again"
+        ) from exc
+    except requests.exceptions.ReadTimeout as exc:
+        raise GitHubTimeout(
+            f"{action}: GitHub at {base_url} accepted the connection but did not answer within the client's read"
+            " timeout (github.timeout_seconds); Paid will look on GitHub before trying again"
+        ) from exc
+    except requests.exceptions.ConnectTimeout as exc:
+        raise GitHubUnavailable(
+            f"{action}: connecting to GitHub at {base_url} timed out; check github.base_url and the network"
         ) from exc
     except requests.exceptions.RequestException as exc:
         raise GitHubUnavailable(
@@ -138,15 +155,55 @@ def _next_link(headers: dict[str, str]) -> str | None:
     return match.group(1) if match else None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+EVERY_METHOD = frozenset({"GET", "HEAD", "OPTIONS", "POST", "PATCH", "PUT", "DELETE"})
+
+
+class PaidRetry(GithubRetry):
+    """PyGithub's retry (Retry-After, X-RateLimit-Reset, secondary rate limits) for reads; a write
+    (POST/PATCH/PUT/DELETE) is retried only when GitHub refused it unapplied (a rate limit, a refused connection),
+    never after a read timeout or a 5xx, which may have been applied: `github/effects.py` looks on GitHub
+    before writing again."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("allowed_methods", EVERY_METHOD)
+        kwargs.setdefault("status_forcelist", [*range(500, 600), 429])
+        super().__init__(**kwargs)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() not in SAFE_METHODS and status_code >= 500:
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Any:
+        if method and method.upper() not in SAFE_METHODS and error is not None and self._is_read_error(error):
+            raise error.with_traceback(_stacktrace)  # the server may have applied it: never sent twice
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def github_retry(settings: GitHubSettings) -> PaidRetry | None:
+    if not settings.retries:
+        return None
+    return PaidRetry(total=settings.retries, backoff_factor=0.2, secondary_rate_wait=5)
+
+
 class GitHubClient:
     def __init__(self, settings: GitHubSettings, token: str) -> None:
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
-        retry = GithubRetry(total=settings.retries, backoff_factor=0.2, secondary_rate_wait=5)
+        retry = github_retry(settings)
         self.gh = Github(
             base_url=self.base_url,
             auth=Auth.Token(token),
-            retry=retry if settings.retries else None,
+            retry=retry,
             timeout=int(settings.timeout_seconds),
             seconds_between_requests=0,
             seconds_between_writes=settings.seconds_between_writes,
@@ -256,6 +313,19 @@ class GitHubClient:
         with self.explained(f"commenting on {name}#{number}"):
             return str(self.repo(name).get_issue(number).create_comment(safe_body(body)).html_url)
 
+    def find_comment(self, name: str, number: int, marker: str) -> str | None:
+        """The URL of the comment on the issue whose body carries `marker`, if there is one."""
+        with self.explained(f"reading the comments of {name}#{number}"):
+            for comment in self.repo(name).get_issue(number).get_comments():
+                if marker in (comment.body or ""):
+                    return str(comment.html_url)
+        return None
+
+    def has_label(self, name: str, number: int, label: str) -> bool:
+        with self.explained(f"reading the labels of {name}#{number}"):
+            labels = self.repo(name).get_issue(number).get_labels()
+            return any(existing.name.lower() == label.lower() for existing in labels)
+
     def add_label(self, name: str, number: int, label: str) -> None:
         with self.explained(f"labeling {name}#{number} {label!r}"):
             self.repo(name).get_issue(number).add_to_labels(label)
@@ -300,6 +370,14 @@ class GitHubClient:
         diff = "\n".join(f"--- a/{f.filename}\n+++ b/{f.filename}\n{f.patch or ''}" for f in files)
         return [f.filename for f in files], diff
 
+    def find_review(self, name: str, number: int, marker: str) -> str | None:
+        """The state of the review on the pull request whose body carries `marker`, if there is one."""
+        with self.explained(f"reading the reviews of {name}#{number}"):
+            for review in self.repo(name).get_pull(number).get_reviews():
+                if marker in (review.body or ""):
+                    return str(review.state)
+        return None
+
     def post_review(self, name: str, number: int, event: str, body: str, comments: list[dict[str, Any]]) -> str:
         """Posts a review; REQUEST_CHANGES by the PR's own author (refused by GitHub) becomes a COMMENT."""
         with self.explained(f"reviewing {name}#{number}"):
@@ -314,6 +392,7 @@ class GitHubClient:
             )
             return str(review.state)
 
-    def update_pull(self, pull: PullRequest, body: str) -> None:
+    def update_pull(self, pull: PullRequest, body: str) -> PullRequest:
         with self.explained(f"updating pull request #{pull.number}"):
             pull.edit(body=safe_body(body))
+        return pull

@@ -1,7 +1,8 @@
 """Publishing an agent run: push the branch, open (or update) the one draft PR, link it on the issue.
 
-Every side effect is guarded: the ledger remembers what was done, and GitHub itself is checked (the one
-open PR for the branch, a marker in Paid's comment) so that a retry after a crash never does it twice.
+Every side effect goes through `effects.once`: the ledger remembers what was done, and GitHub itself is checked
+(the one open PR for the branch, a marker in Paid's comment, a label present) so that a retry after a crash, a
+timeout or a 5xx never does it twice.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from github.PullRequest import PullRequest
+
 from ..agent.outcome import NOT_PUBLISHED, RunOutcome
 from ..agent.run import AgentRunResult
 from ..agent.workspace import Workspace
 from ..keys import idempotency_key, issue_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
-from .client import GitHubClient
+from . import effects
+from .client import GitHubClient, safe_body
+from .effects import MARKER, Record, SideEffect, once
 
-MARKER = "<!-- paid:{kind}:{ref} -->"
+__all__ = ["MARKER", "Published", "PublishedRun", "ask_question", "hand_to_person", "publish_run"]
 
 
 @dataclass(frozen=True)
@@ -83,26 +88,54 @@ def publish_pull_request(
         idempotency_key=idempotency_key(Kind.BRANCH_PUSHED, run.run_id, run.head_sha),
     )
     body = pull_body(run, number)
-    pull = client.open_pull_for(repo, branch)
-    created = pull is None
-    if pull is None:
-        pull = client.open_pull(repo, title, body, branch, run.base, draft=True)
-        ledger.append(
-            stream,
-            Kind.PR_OPENED,
-            {"run_id": run.run_id, "pr_number": pull.number, "url": pull.html_url, "branch": branch},
-            idempotency_key=idempotency_key(Kind.PR_OPENED, issue_key(repo, pull.number)),
-        )
-    else:
-        client.update_pull(pull, body)
-        ledger.append(
-            stream,
-            Kind.PR_UPDATED,
-            {"run_id": run.run_id, "pr_number": pull.number, "url": pull.html_url, "branch": branch},
-            idempotency_key=idempotency_key(Kind.PR_UPDATED, issue_key(repo, pull.number), run.run_id),
-        )
+    pull = open_draft(client, ledger, run, title, body)
+    opened = ledger.by_key(idempotency_key(Kind.PR_OPENED, issue_key(repo, pull.number)))
+    created = opened is not None and opened.data.get("run_id") == run.run_id
+    if not created:
+        update_body(client, ledger, run, pull, body)
     commented = link_on_issue(client, ledger, repo, number, pull.number, pull.html_url)
     return Published(pull.number, pull.html_url, created, commented)
+
+
+def open_draft(client: GitHubClient, ledger: Ledger, run: AgentRunResult, title: str, body: str) -> PullRequest:
+    """The one open pull request of the branch: found on GitHub, else opened as a draft; `pr.opened` once."""
+    repo, branch = run.repo, run.branch
+
+    def record(pull: PullRequest, _written: bool) -> Record:
+        data = {"run_id": run.run_id, "pr_number": pull.number, "url": pull.html_url, "branch": branch}
+        return Record(Kind.PR_OPENED, data, idempotency_key(Kind.PR_OPENED, issue_key(repo, pull.number)))
+
+    effect = SideEffect(
+        issue_key(repo, run.number),
+        f"pull:{repo}:{branch}",
+        f"the draft pull request from {branch} in {repo}",
+        lambda: client.open_pull_for(repo, branch),
+        lambda: client.open_pull(repo, title, body, branch, run.base, draft=True),
+        record,
+    )
+    pull = once(ledger, effect).value
+    assert pull is not None
+    return pull
+
+
+def update_body(client: GitHubClient, ledger: Ledger, run: AgentRunResult, pull: PullRequest, body: str) -> None:
+    """The PR's body made this run's (a later run on the same branch); `pr.updated` once per run."""
+    key = idempotency_key(Kind.PR_UPDATED, issue_key(run.repo, pull.number), run.run_id)
+
+    def record(_: PullRequest, _written: bool) -> Record:
+        data = {"run_id": run.run_id, "pr_number": pull.number, "url": pull.html_url, "branch": run.branch}
+        return Record(Kind.PR_UPDATED, data, key)
+
+    effect = SideEffect(
+        issue_key(run.repo, run.number),
+        f"pull-body:{run.repo}#{pull.number}:{run.run_id}",
+        f"the body of pull request #{pull.number}",
+        lambda: pull if (pull.body or "") == safe_body(body) else None,
+        lambda: client.update_pull(pull, body),
+        record,
+        key,
+    )
+    once(ledger, effect)
 
 
 def publish_run(client: GitHubClient, ledger: Ledger, run: AgentRunResult, title: str, token: str) -> PublishedRun:
@@ -118,23 +151,30 @@ def publish_run(client: GitHubClient, ledger: Ledger, run: AgentRunResult, title
     return PublishedRun(run.run_id, run.outcome, published)
 
 
+def comment_once(
+    client: GitHubClient, ledger: Ledger, repo: str, number: int, purpose: str, ref: object, body: str, **fields: object
+) -> bool:
+    """Paid's one comment for `purpose` and `ref` on the issue (marker `<!-- paid:<purpose>:<ref> -->`), recorded
+    as `issue.commented`; True when this call posted it."""
+    key = idempotency_key(Kind.ISSUE_COMMENTED, purpose, issue_key(repo, number), ref)
+
+    def record(url: str | None, written: bool) -> Record:
+        data = {"purpose": purpose, "ref": str(ref), **fields, "comment_url": url, "written": written}
+        return Record(Kind.ISSUE_COMMENTED, data, key)
+
+    marker = MARKER.format(kind=purpose, ref=ref)
+    return effects.comment(client, ledger, issue_key(repo, number), repo, number, marker, body, record, key).written
+
+
+def label_once(
+    client: GitHubClient, ledger: Ledger, repo: str, number: int, name: str, purpose: str, ref: object
+) -> bool:
+    return effects.label(client, ledger, issue_key(repo, number), repo, number, name, purpose, str(ref)).written
+
+
 def link_on_issue(client: GitHubClient, ledger: Ledger, repo: str, number: int, pr_number: int, url: str) -> bool:
-    key = idempotency_key(Kind.ISSUE_COMMENTED, "pr-link", issue_key(repo, number), pr_number)
-    if ledger.has(key):
-        return False
-    marker = MARKER.format(kind="pr-link", ref=pr_number)
-    with client.explained(f"reading the comments of {repo}#{number}"):
-        already = any(marker in (c.body or "") for c in client.issue(repo, number).get_comments())
-    comment_url = None
-    if not already:
-        comment_url = client.comment(repo, number, f"I opened a draft pull request for this issue: {url}\n\n{marker}")
-    ledger.append(
-        issue_key(repo, number),
-        Kind.ISSUE_COMMENTED,
-        {"purpose": "pr-link", "pr_number": pr_number, "comment_url": comment_url},
-        idempotency_key=key,
-    )
-    return not already
+    text = f"I opened a draft pull request for this issue: {url}"
+    return comment_once(client, ledger, repo, number, "pr-link", pr_number, text, pr_number=pr_number)
 
 
 STOP_TITLES = {
@@ -157,9 +197,6 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: AgentRunResult, pr_u
     outcome = run.outcome
     if outcome == RunOutcome.COMPLETED:
         return False
-    key = idempotency_key(Kind.ISSUE_COMMENTED, "stopped", run.run_id)
-    if ledger.has(key):
-        return False
     reason = run.stopped_because or run.summary or outcome
     if outcome == RunOutcome.SETUP_FAILED:
         # The step that failed and its last lines, so that the repository's people can fix it or configure it.
@@ -174,17 +211,11 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: AgentRunResult, pr_u
     body = (
         f"{STOP_TITLES.get(outcome, 'I stopped')}: {reason}.\n\n{where}\n\nWhat is left: finishing the change"
         " and checking it. Add detail to the issue and relabel it to let me try again, or take it from here."
-        f" (run `{run.run_id}`, {run.turns} turns, ${run.cost_usd:.4f})\n\n"
-        + MARKER.format(kind="stopped", ref=run.run_id)
+        f" (run `{run.run_id}`, {run.turns} turns, ${run.cost_usd:.4f})"
     )
-    comment_url = client.comment(run.repo, run.number, body)
-    ledger.append(
-        issue_key(run.repo, run.number),
-        Kind.ISSUE_COMMENTED,
-        {"purpose": "stopped", "run_id": run.run_id, "outcome": outcome, "comment_url": comment_url},
-        idempotency_key=key,
+    return comment_once(
+        client, ledger, run.repo, run.number, "stopped", run.run_id, body, run_id=run.run_id, outcome=outcome
     )
-    return True
 
 
 NEEDS_INFO = "needs-info"
@@ -194,41 +225,19 @@ NEEDS_HUMAN = "paid-needs-human"
 def hand_to_person(client: GitHubClient, ledger: Ledger, repo: str, number: int, ref: str, text: str) -> bool:
     """One comment on the issue saying why it needs a person, and the `paid-needs-human` label; once per `ref`
     (a ledger idempotency key, and Paid's marker looked for among the issue's comments on GitHub)."""
-    key = idempotency_key(Kind.ISSUE_COMMENTED, "needs-human", issue_key(repo, number), ref)
-    if ledger.has(key):
-        return False
-    marker = MARKER.format(kind="needs-human", ref=ref)
-    with client.explained(f"reading the comments of {repo}#{number}"):
-        already = any(marker in (c.body or "") for c in client.issue(repo, number).get_comments())
-    comment_url = None if already else client.comment(repo, number, f"{text}\n\n{marker}")
-    client.add_label(repo, number, NEEDS_HUMAN)
-    ledger.append(
-        issue_key(repo, number),
-        Kind.ISSUE_COMMENTED,
-        {"purpose": "needs-human", "ref": ref, "comment_url": comment_url},
-        idempotency_key=key,
-    )
-    return not already
+    posted = comment_once(client, ledger, repo, number, "needs-human", ref, text)
+    label_once(client, ledger, repo, number, NEEDS_HUMAN, "needs-human", ref)
+    return posted
 
 
 def ask_question(
     client: GitHubClient, ledger: Ledger, repo: str, number: int, question: str, assumption: str, attempt: str
 ) -> bool:
     """One question on the issue with the default assumption, and the `needs-info` label; once per attempt."""
-    key = idempotency_key(Kind.ISSUE_COMMENTED, "triage-question", issue_key(repo, number), attempt)
-    if ledger.has(key):
-        return False
-    marker = MARKER.format(kind="triage-question", ref=attempt)
     body = (
         f"Before I start, one question: {question}\n\nIf nobody answers, I would assume: {assumption or 'nothing'}."
-        f" Reply here (or relabel the issue) and I will pick it up again.\n\n{marker}"
+        " Reply here (or relabel the issue) and I will pick it up again."
     )
-    comment_url = client.comment(repo, number, body)
-    client.add_label(repo, number, NEEDS_INFO)
-    ledger.append(
-        issue_key(repo, number),
-        Kind.ISSUE_COMMENTED,
-        {"purpose": "triage-question", "attempt": attempt, "comment_url": comment_url},
-        idempotency_key=key,
-    )
-    return True
+    posted = comment_once(client, ledger, repo, number, "triage-question", attempt, body, attempt=attempt)
+    label_once(client, ledger, repo, number, NEEDS_INFO, "triage-question", attempt)
+    return posted

@@ -17,10 +17,16 @@ class Kind(StrEnum):
     ISSUE_LABEL_IGNORED = "issue.label_ignored"
     ISSUE_SNAPSHOT = "issue.snapshot"
     ISSUE_COMMENTED = "issue.commented"
+    LABEL_ADDED = "label.added"
+    LABEL_REMOVED = "label.removed"
+    EFFECT_INTENDED = "effect.intended"
     TRIAGE_DECIDED = "triage.decided"
     # an agent run
     RUN_STARTED = "run.started"
     RUN_FINISHED = "run.finished"
+    RUN_FAILED = "run.failed"
+    RETRY_SCHEDULED = "retry.scheduled"
+    RUN_GAVE_UP = "run.gave_up"
     DECISION_MADE = "decision.made"
     SETUP_PREPARED = "setup.prepared"
     SETUP_FAILED = "setup.failed"
@@ -54,10 +60,30 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
     Kind.ISSUE_LABELED: ("repo", "number", "label", "labeler", "permission", "label_event_id", "labeled_at", "cause"),
     Kind.ISSUE_LABEL_IGNORED: ("repo", "number", "labeler", "label_event_id", "reason"),
     Kind.ISSUE_SNAPSHOT: ("title", "labels", "author", "comments", "updated_at", "dagster_run_id", "labeler"),
-    Kind.ISSUE_COMMENTED: ("purpose", "comment_url", "run_id", "pr_number", "outcome", "attempt"),
+    Kind.ISSUE_COMMENTED: ("purpose", "ref", "comment_url", "written", "run_id", "pr_number", "outcome", "attempt"),
+    Kind.LABEL_ADDED: ("label", "purpose", "ref", "written"),
+    Kind.LABEL_REMOVED: ("label", "ref", "written"),
+    Kind.EFFECT_INTENDED: ("intent", "what"),
     Kind.TRIAGE_DECIDED: ("clear", "reason", "question", "assumption", "parsed", "prompt_template_hash", "attempt"),
-    Kind.RUN_STARTED: ("run_id", "repo", "number", "branch", "base", "engine", "model", "cause", "dagster_run_id"),
+    Kind.RUN_STARTED: (
+        "run_id",
+        "repo",
+        "number",
+        "branch",
+        "base",
+        "engine",
+        "model",
+        "cause",
+        "dagster_run_id",
+        "worker_pid",
+        "worker_host",
+        "worker_started",
+        "paid_attempt",
+    ),
     Kind.RUN_FINISHED: ("run_id", "outcome", "duration_s", "error", "llm_calls", "tokens_in", "tokens_out"),
+    Kind.RUN_FAILED: ("stage", "transient", "error_type", "error", "dagster_run_id", "attempt", "run_key"),
+    Kind.RETRY_SCHEDULED: ("attempt", "of", "reason", "stage", "backoff_s", "dagster_run_id", "run_key", "resume_from"),
+    Kind.RUN_GAVE_UP: ("attempts", "stage", "reason", "transient", "dagster_run_id", "error"),
     Kind.SETUP_PREPARED: ("run_id", "status", "source", "key", "duration_s", "steps", "reached", "refused"),
     Kind.SETUP_FAILED: ("run_id", "source", "key", "failed_step", "exit_code", "tail", "refused", "required"),
     Kind.DECISION_MADE: ("run_id", "decision", "candidates", "rationale", "engine", "model", "sandbox"),

@@ -16,8 +16,10 @@ from dagster import (
 from ..assets.partitions import paid_issues
 from ..config import ConfigError, RepoSettings
 from ..github.client import GitHubClient, GitHubError
+from ..github.effects import unlabel
 from ..github.scan import RepoCursor, scan_repository
 from ..jobs import paid_build_job
+from ..keys import issue_key
 from ..ledger import Ledger
 from ..outcomes.budgets import Notifier, budget_status, record_budget
 from ..outcomes.gates import gate_state, resume
@@ -104,7 +106,8 @@ def resumed_by_label(client: GitHubClient, events: Ledger, repo: RepoSettings, l
             event = client.label_event(repo.name, issue["number"], label)
             if event and client.permission(repo.name, event.actor) in repo.trusted_permissions:
                 resume(events, repo.name, f"{event.actor} (label {label!r} on #{issue['number']})")
-                client.remove_label(repo.name, issue["number"], label)
+                stream = issue_key(repo.name, issue["number"])
+                unlabel(client, events, stream, repo.name, issue["number"], label, str(event.id))
                 return True
     except GitHubError:
         return False

@@ -65,6 +65,7 @@ def sensor_tick(
             instance=instance,
             partition_key=run_request.partition_key,
             tags=tags,
+            asset_selection=list(run_request.asset_selection) if run_request.asset_selection else None,
             raise_on_error=False,
         )
         (tick.launched if outcome.success else tick.failed).append(outcome.run_id)

@@ -230,7 +230,7 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
     def refuse_by_traffic(self, call: ApiCall) -> int | None:
         """Answers an injected fault or an exhausted rate limit; otherwise spends the request's point."""
         traffic, authenticated = self.server.traffic, call.user is not None
-        fault = traffic.fault_for(call.path)
+        fault = traffic.fault_for(call.path, self.command)
         if fault is not None and fault.status is not None:
             _, limits = traffic.limit_headers(call.who, authenticated, spend=False)
             return self.reply_error(fault.status, fault.message, {**JSON_HEADERS, **limits, **fault.headers})
@@ -266,6 +266,9 @@ class ForgeRequestHandler(BaseHTTPRequestHandler):
             return self.reply_error(422, str(exc), call.headers(), counted=call.spend)
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         headers = {**call.headers(), **reply.headers}
+        delay = self.server.traffic.answer_delay(call.path, self.command)
+        if delay:
+            time.sleep(delay)  # applied already: a client that gives up first does not know it was
         if req.method == "GET" and reply.status == 200:
             return self.send_cacheable(call, payload, headers)
         self.send(reply.status, payload, headers, call.spend)

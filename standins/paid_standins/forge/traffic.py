@@ -26,7 +26,14 @@ class Faults:
     too_many_requests_next: int = 0
     exhaust_primary: bool = False
     path_pattern: str | None = None
+    method_pattern: str | None = None  # e.g. "POST|PATCH": only these methods see the faults
+    answer_delay_ms: int = 0  # served (a write applied), then the answer held back this long: a slow GitHub
     seed: int = 0
+
+    def applies(self, path: str, method: str) -> bool:
+        if self.path_pattern and not re.search(self.path_pattern, path):
+            return False
+        return not self.method_pattern or re.fullmatch(self.method_pattern, method.upper()) is not None
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -85,11 +92,17 @@ class Traffic:
             self.faults = Faults()
             self._random = random.Random(0)
 
-    def fault_for(self, path: str) -> Verdict | None:
+    def answer_delay(self, path: str, method: str) -> float:
+        """Seconds to hold back the answer of a request already served (`answer_delay_ms`)."""
+        with self._lock:
+            f = self.faults
+            return f.answer_delay_ms / 1000.0 if f.answer_delay_ms and f.applies(path, method) else 0.0
+
+    def fault_for(self, path: str, method: str = "GET") -> Verdict | None:
         """An injected answer for this request, if any fault applies (latency is slept here)."""
         with self._lock:
             f = self.faults
-            if f.path_pattern and not re.search(f.path_pattern, path):
+            if not f.applies(path, method):
                 return None
             delay = f.latency_ms / 1000.0
             verdict: Verdict | None = None

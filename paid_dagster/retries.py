@@ -1,0 +1,193 @@
+"""Paid's own retry policy: a failed attempt on an issue is classified where it failed (`run.failed`, with its
+stage and whether it was transient); a transient failure gets a new attempt on the same partition after a
+backoff, up to `retries.max_attempts`; a permanent one, or the last attempt, ends with one comment on the issue
+and the `paid-failed` label. No Dagster here: the retry sensor is the adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+
+from .config import RetrySettings
+from .keys import idempotency_key, parse_issue_key
+from .ledger import Event, Ledger
+from .ledger.kinds import Kind
+
+FAILED_LABEL = "paid-failed"
+STAGES = ("github_issue", "triage", "agent_run", "pull_request", "review")
+RESUMABLE = ("pull_request", "review")  # a failure here keeps the agent's work: the retry starts at pull_request
+
+# Model providers' errors (litellm / openai names) that say "try again later".
+TRANSIENT_NAMES = {
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "InternalServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "Timeout",
+    "BadGatewayError",
+}
+TRANSIENT_GIT = ("returned error: 5", "timed out", "Could not resolve host", "Connection refused", "Connection reset")
+
+
+@dataclass(frozen=True)
+class Failure:
+    stage: str
+    transient: bool
+    error_type: str
+    error: str
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the same work may succeed later: GitHub 5xx, timeouts and rate limits, a model provider's 5xx/429,
+    the network; not permissions, validation, a refused push or Paid's own bugs."""
+    from .agent.workspace import SecretInChanges, WorkspaceError
+    from .github.client import GitHubError
+
+    if isinstance(exc, GitHubError):
+        return exc.transient
+    if isinstance(exc, SecretInChanges):
+        return False
+    if isinstance(exc, WorkspaceError):
+        return any(sign in str(exc) for sign in TRANSIENT_GIT)
+    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ConnectionError | TimeoutError):
+        return True
+    if type(exc).__name__ in TRANSIENT_NAMES:
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and (status == 429 or status >= 500)
+
+
+def classify(stage: str, exc: BaseException) -> Failure:
+    return Failure(stage, is_transient(exc), type(exc).__name__, str(exc)[:2000])
+
+
+def record_failure(ledger: Ledger, key: str, failure: Failure, dagster_run_id: str, attempt: int, run_key: str) -> None:
+    """`run.failed`, once per Dagster run: the stage, the error as it happened, transient or not."""
+    ledger.append(
+        key,
+        Kind.RUN_FAILED,
+        {
+            "stage": failure.stage,
+            "transient": failure.transient,
+            "error_type": failure.error_type,
+            "error": failure.error,
+            "dagster_run_id": dagster_run_id,
+            "attempt": attempt,
+            "run_key": run_key,
+        },
+        idempotency_key=idempotency_key(Kind.RUN_FAILED, dagster_run_id),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy does with a failed attempt: retry now, wait until `due`, or give up."""
+
+    action: str  # retry | wait | give_up
+    failed: Event
+    attempt: int  # the attempt that failed
+    due: datetime
+    why: str
+
+    @property
+    def key(self) -> str:
+        return self.failed.stream
+
+    @property
+    def next_run_key(self) -> str:
+        origin = str(self.failed.data.get("run_key") or self.failed.data["dagster_run_id"]).split(":attempt:")[0]
+        return f"{origin}:attempt:{self.attempt + 1}"
+
+    @property
+    def resume_from(self) -> str:
+        return "pull_request" if self.failed.data.get("stage") in RESUMABLE else "github_issue"
+
+    def note(self, settings: RetrySettings, now: datetime) -> str:
+        repo, number = parse_issue_key(self.key)
+        what = f"{self.failed.data.get('stage')}: {self.failed.data.get('error_type')}"
+        if self.action == "wait":
+            left = max(0, int((self.due - now).total_seconds()))
+            return f"{repo}#{number}: attempt {self.attempt + 1} of {settings.max_attempts} in {left} s ({what})"
+        if self.action == "retry":
+            start = f"from {self.resume_from}"
+            return f"{repo}#{number}: attempt {self.attempt + 1} of {settings.max_attempts} {start} ({what})"
+        return f"{repo}#{number}: gave up ({self.why}); commented and labeled {FAILED_LABEL}"
+
+
+def backoff(settings: RetrySettings, attempt: int) -> timedelta:
+    return timedelta(seconds=settings.backoff_seconds * 2 ** max(attempt - 1, 0))
+
+
+def decide(settings: RetrySettings, failed: Event, now: datetime) -> Decision:
+    attempt = int(failed.data.get("attempt") or 1)
+    if not failed.data.get("transient"):
+        return Decision("give_up", failed, attempt, now, "a permanent failure: retrying would fail the same way")
+    if attempt >= settings.max_attempts:
+        return Decision("give_up", failed, attempt, now, f"all {settings.max_attempts} attempts failed")
+    due = failed.at + backoff(settings, attempt)
+    return Decision("retry" if now >= due else "wait", failed, attempt, due, "a transient failure")
+
+
+def undecided(ledger: Ledger) -> list[Event]:
+    """`run.failed` events the policy has not acted on (no retry scheduled, not given up), oldest first."""
+    pending = []
+    for event in ledger.iter(kinds=[Kind.RUN_FAILED]):
+        run_id = event.data.get("dagster_run_id")
+        if ledger.has(idempotency_key(Kind.RETRY_SCHEDULED, run_id)) or ledger.has(
+            idempotency_key(Kind.RUN_GAVE_UP, run_id)
+        ):
+            continue
+        pending.append(event)
+    return pending
+
+
+def record_retry(ledger: Ledger, decision: Decision, settings: RetrySettings) -> bool:
+    """`retry.scheduled`; False when another tick scheduled it already."""
+    data: dict[str, Any] = {
+        "attempt": decision.attempt + 1,
+        "of": settings.max_attempts,
+        "reason": f"{decision.failed.data.get('error_type')}: {decision.failed.data.get('error')}",
+        "stage": decision.failed.data.get("stage"),
+        "backoff_s": backoff(settings, decision.attempt).total_seconds(),
+        "dagster_run_id": decision.failed.data.get("dagster_run_id"),
+        "run_key": decision.next_run_key,
+        "resume_from": decision.resume_from,
+    }
+    key = idempotency_key(Kind.RETRY_SCHEDULED, decision.failed.data.get("dagster_run_id"))
+    return ledger.append(decision.key, Kind.RETRY_SCHEDULED, data, idempotency_key=key) is not None
+
+
+def give_up_text(decision: Decision) -> str:
+    data = decision.failed.data
+    stage, error = data.get("stage"), str(data.get("error") or data.get("error_type"))
+    how = (
+        f"It failed {decision.attempt} time(s) for a reason that usually passes ({decision.why})"
+        if data.get("transient")
+        else "It failed for a reason that another attempt would not change"
+    )
+    return (
+        f"I could not finish this issue: the `{stage}` step failed.\n\n```\n{error[:1500]}\n```\n\n{how}. To let me"
+        f" try again once it is fixed, relabel the issue (remove and add the trigger label), or comment `/paid retry`"
+        f" on its pull request if it has one. The label `{FAILED_LABEL}` marks it until then."
+    )
+
+
+def record_gave_up(ledger: Ledger, decision: Decision) -> None:
+    data = decision.failed.data
+    ledger.append(
+        decision.key,
+        Kind.RUN_GAVE_UP,
+        {
+            "attempts": decision.attempt,
+            "stage": data.get("stage"),
+            "reason": decision.why,
+            "transient": data.get("transient"),
+            "dagster_run_id": data.get("dagster_run_id"),
+            "error": data.get("error"),
+        },
+        idempotency_key=idempotency_key(Kind.RUN_GAVE_UP, data.get("dagster_run_id")),
+    )

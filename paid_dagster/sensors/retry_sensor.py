@@ -1,0 +1,141 @@
+"""Paid's retry policy as a sensor: failed attempts retried after a backoff, dead workers' runs recovered, and
+after the last attempt one comment on the issue and `paid-failed`. Its skip reason says what Paid does next."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    sensor,
+)
+
+from ..agent.outcome import RunOutcome
+from ..config import ConfigError
+from ..github.client import GitHubClient, GitHubError
+from ..github.publish import comment_once, label_once
+from ..jobs import paid_build_job
+from ..keys import idempotency_key, parse_issue_key
+from ..ledger import Ledger
+from ..ledger.kinds import Kind
+from ..resources import GitHubResource, LedgerResource, SettingsResource
+from ..retries import (
+    FAILED_LABEL,
+    STAGES,
+    Decision,
+    Failure,
+    decide,
+    give_up_text,
+    record_failure,
+    record_gave_up,
+    record_retry,
+    undecided,
+)
+from ..worker import Worker, gone
+
+INTERVAL = int(os.environ.get("PAID_SENSOR_INTERVAL", "30"))
+WORKER_TAGS = ("paid/worker_pid", "paid/worker_host", "paid/worker_started")
+
+
+@sensor(
+    name="paid_retry_sensor",
+    job=paid_build_job,
+    minimum_interval_seconds=INTERVAL,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Paid's retry policy: a paid_build run that failed for a transient reason (or whose worker died) gets a new"
+        " attempt after a backoff, up to retries.max_attempts; then one comment on the issue and `paid-failed`."
+    ),
+)
+def paid_retry_sensor(
+    context: SensorEvaluationContext, settings: SettingsResource, github: GitHubResource, ledger: LedgerResource
+) -> SensorResult:
+    try:
+        config = settings.load()
+    except ConfigError as exc:
+        return SensorResult(skip_reason=f"configuration problem: {exc} (run `paid doctor`)")
+    events = ledger.ledger()
+    notes = recover_crashed(context.instance, events)
+    now = datetime.now(UTC)  # after the recovery: a crash found now is due now when there is no backoff
+    requests: list[RunRequest] = []
+    for failed in undecided(events):
+        decision = decide(config.retries, failed, now)
+        note = decision.note(config.retries, now)
+        if decision.action == "retry" and record_retry(events, decision, config.retries):
+            requests.append(retry_request(context.instance, decision))
+        elif decision.action == "give_up":
+            note = give_up(github.client(), events, decision) or note
+        notes.append(note)
+    for note in notes:
+        context.log.info(note)
+    if not requests:
+        return SensorResult(skip_reason="; ".join(notes) or "no failed attempt to act on")
+    return SensorResult(run_requests=requests)
+
+
+def retry_request(instance: DagsterInstance, decision: Decision) -> RunRequest:
+    """The next attempt on the same partition: its number in the run key and tags; from `pull_request` when the
+    agent's work is stored (the failure came after it), else from the start."""
+    failed_run = instance.get_run_by_id(str(decision.failed.data.get("dagster_run_id")))
+    old = dict(failed_run.tags) if failed_run else {}
+    tags = {k: v for k, v in old.items() if k.startswith("paid/") and k not in WORKER_TAGS}
+    tags.update(
+        {
+            "paid/attempt": str(decision.attempt + 1),
+            "paid/retry_of": str(decision.failed.data.get("dagster_run_id")),
+            "paid/retry_reason": f"{decision.failed.data.get('stage')}: {decision.failed.data.get('error_type')}",
+            "paid/resume_from": decision.resume_from,
+        }
+    )
+    resume = STAGES[STAGES.index(decision.resume_from) :]
+    return RunRequest(
+        run_key=decision.next_run_key,
+        partition_key=decision.key,
+        tags=tags,
+        asset_selection=[AssetKey(stage) for stage in resume] if decision.resume_from != STAGES[0] else None,
+    )
+
+
+def give_up(client: GitHubClient, events: Ledger, decision: Decision) -> str | None:
+    """One comment that says what failed and how to retry, and `paid-failed`; recorded once both are on GitHub."""
+    repo, number = parse_issue_key(decision.key)
+    ref = decision.failed.data.get("dagster_run_id")
+    try:
+        comment_once(client, events, repo, number, "failed", ref, give_up_text(decision))
+        label_once(client, events, repo, number, FAILED_LABEL, "failed", ref)
+    except GitHubError as exc:
+        return f"{repo}#{number}: giving up, but telling the issue failed ({exc}); next tick tries again"
+    record_gave_up(events, decision)
+    return None
+
+
+def recover_crashed(instance: DagsterInstance, events: Ledger) -> list[str]:
+    """STARTED paid_build runs whose worker is gone: marked failed in Dagster, `run.finished` (crashed) and a
+    transient `run.failed` in the ledger, so that the retry policy gives them a new attempt."""
+    notes = []
+    for run in instance.get_runs(RunsFilter(job_name=paid_build_job.name, statuses=[DagsterRunStatus.STARTED])):
+        worker = Worker.from_tags(dict(run.tags))
+        if worker is None or not gone(worker):
+            continue
+        message = f"the worker of this run (pid {worker.pid} on {worker.host}) is gone: killed or crashed mid-run"
+        instance.report_run_failed(run, message)
+        key = run.tags.get("dagster/partition", "")
+        events.append(
+            key,
+            Kind.RUN_FINISHED,
+            {"run_id": run.run_id, "outcome": RunOutcome.CRASHED, "error": message, "dagster_run_id": run.run_id},
+            idempotency_key=idempotency_key(Kind.RUN_FINISHED, RunOutcome.CRASHED, run.run_id),
+        )
+        attempt = int(run.tags.get("paid/attempt", "1"))
+        failure = Failure("worker", True, "WorkerCrashed", message)
+        record_failure(events, key, failure, run.run_id, attempt, run.tags.get("dagster/run_key", ""))
+        notes.append(f"{key}: run {run.run_id[:8]} crashed ({message}); handed to the retry policy")
+    return notes
