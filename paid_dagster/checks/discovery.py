@@ -122,6 +122,9 @@ def make_check(name: str, kind: str, command: str, source: str, directory: str |
         check = Check(name, tool, command, parsers.mypy_any, kind=kind, source=source)
     elif plain and tool == "eslint" and not re.search(r"(^|\s)(-f|--format)\b", command):
         check = Check(name, tool, command + " --format json", parsers.eslint_json, kind=kind, source=source)
+    elif plain and tool in ("npm", "yarn", "pnpm") and kind == "tests":
+        # tape, node-tap and `node --test` write TAP: the failing tests by name; other output: the exit code.
+        check = Check(name, tool, command, parsers.tap, kind=kind, source=source)
     elif plain and tool == "tsc":
         check = Check(name, tool, command + " --pretty false", parsers.tsc, kind=kind, source=source)
     if directory:

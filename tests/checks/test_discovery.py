@@ -100,7 +100,7 @@ def test_package_json_scripts(tmp_path: Path) -> None:
     scripts = {"test": "node --test", "lint": "eslint src", "typecheck": "tsc --noEmit", "build": "tsc"}
     root = write(tmp_path, {"package.json": json.dumps({"name": "x", "scripts": scripts}), "tsconfig.json": "{}"})
     checks = by_name(checks_for(root))
-    assert checks["tests"].command == "npm test" and checks["tests"].parse is parsers.exit_code
+    assert checks["tests"].command == "npm test" and checks["tests"].parse is parsers.tap
     assert checks["lint"].command == "npm run --silent lint -- --format json"
     assert checks["lint"].parse is parsers.eslint_json
     assert (
