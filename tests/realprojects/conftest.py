@@ -29,11 +29,11 @@ class RealRun:
     title: str
     number: int = 0
 
-    def label_and_tick(self, body: str = "") -> Any:
+    def label_and_tick(self, title: str = "", cursor: str | None = None) -> Any:
         forge, seed = self.stack.forge, self.stack.seed
-        self.number = forge.as_user(seed.writer).create_issue(self.repo, self.title, body or self.title)
+        self.number = forge.as_user(seed.writer).create_issue(self.repo, title or self.title, title or self.title)
         forge.as_user(seed.writer).label(self.repo, self.number, "paid-build")
-        return sensor_tick(self.instance, self.defs, None)
+        return sensor_tick(self.instance, self.defs, cursor)
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [e.data for e in self.ledger.read(stream=issue_key(self.repo, self.number), kinds=[kind])]

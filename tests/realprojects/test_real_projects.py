@@ -37,7 +37,28 @@ CASES = {
         ("test_iniconfig.test_iniconfig_lineof",),
         "uv.lock",
     ),
+    "six": Case(
+        "six",
+        "Mention Python 3.13 in the README",
+        "echo 'six is tested on Python 3.13 too.' >> README.rst",
+        'sed -i \'s/return s.encode("latin-1")/return s.encode("utf-8")/\' six.py',
+        'sed -i \'s/return s.encode("utf-8")/return s.encode("latin-1")/\' six.py',
+        ("test_six.test_b",),
+        "setup.py",
+    ),
+    "minimist": Case(
+        "minimist",
+        "Document --no- flags in the README",
+        "echo 'A --no-foo flag sets foo to false.' >> README.md",
+        "sed -i 's/setArg(key, false, arg);/setArg(key, true, arg);/' index.js",
+        "sed -i 's/setArg(key, true, arg);/setArg(key, false, arg);/' index.js",
+        ("parse args › no",),
+        "package.json",
+    ),
 }
+
+
+AGAIN = "Point the README to the changelog"
 
 
 def script(case: Case) -> list[dict]:
@@ -47,7 +68,12 @@ def script(case: Case) -> list[dict]:
         SUBMIT,
     ]
     second = [bash(case.revert, "Undo the change the checks caught."), SUBMIT]
-    return [{"match": "QUALITY FEEDBACK", "turns": second}, {"match": re.escape(case.title), "turns": first}]
+    again = [bash("echo 'See CHANGELOG for details.' >> README.rst", "A harmless change."), SUBMIT]
+    return [
+        {"match": "QUALITY FEEDBACK", "turns": second},
+        {"match": re.escape(case.title), "turns": first},
+        {"match": re.escape(AGAIN), "turns": again},
+    ]
 
 
 @pytest.fixture
@@ -61,7 +87,15 @@ def by_check(event: dict) -> dict[str, dict]:
     return {c["check"]: c for c in event["checks"]}
 
 
-@pytest.mark.parametrize("real", [("iniconfig", "bubblewrap")], indirect=True, ids=lambda p: "-".join(p))
+REAL = [
+    ("iniconfig", "bubblewrap"),
+    ("six", "bubblewrap"),
+    ("minimist", "bubblewrap"),
+    pytest.param(("iniconfig", "docker"), marks=pytest.mark.docker),  # the image has Python, not Node
+]
+
+
+@pytest.mark.parametrize("real", REAL, indirect=True, ids=lambda p: "-".join(p))
 def test_a_real_project_end_to_end(real: RealRun) -> None:
     case = CASES[real.repo.split("/")[1]]
     tick = real.label_and_tick()
@@ -80,7 +114,9 @@ def test_a_real_project_end_to_end(real: RealRun) -> None:
         assert any(test_id in n for n in new), new
         assert test_id in fed_back, fed_back
     after = second[tests[0]["check"]]
-    assert after["status"] == "passed" and after["counts"]["passed"] == after["counts"]["collected"] > 0, after
+    counts = after["counts"]
+    assert after["status"] == "passed" and counts["passed"] > 0 and counts["failed"] == counts["errors"] == 0, after
+    assert counts["passed"] + counts["skipped"] == counts["collected"], after
     assert not any(c["worse"] for c in second.values()), second
 
     already = [f for c in second.values() for f in c["already"]]
@@ -91,3 +127,21 @@ def test_a_real_project_end_to_end(real: RealRun) -> None:
         assert finding["message"] not in fed_back, finding
     print(f"\n{real.repo}: fed back {new}; round 2 ran {after['counts']}; already failing {len(already)}")
     print(body)
+
+
+@pytest.mark.parametrize("real", [("iniconfig", "bubblewrap")], indirect=True, ids=lambda p: "-".join(p))
+def test_a_second_run_on_the_same_lock_file_reuses_the_environment(real: RealRun) -> None:
+    first = real.label_and_tick()
+    assert len(first.launched) == 1 and not first.failed, first
+    (cold,) = real.events("setup.prepared")
+    assert cold["status"] == "prepared" and cold["reached"], cold  # it installed from the registry
+    second = real.label_and_tick(AGAIN, first.cursor)
+    assert len(second.launched) == 1 and not second.failed, second
+    (warm,) = real.events("setup.prepared")
+    # Same uv.lock, same sandbox: the environment is copied from the cache; no install step runs, nothing is reached.
+    assert warm["status"] == "reused" and warm["key"] == cold["key"] and warm["reached"] == [], warm
+    assert warm["duration_s"] < cold["duration_s"], (warm, cold)
+    (ran,) = real.events("checks.ran")
+    tests = by_check(ran)["tests"]
+    assert tests["status"] == "passed" and tests["runner"] == "project", tests  # pytest from the reused .venv
+    print(f"\nsetup: cold {cold['duration_s']:.1f} s, warm (reused) {warm['duration_s']:.2f} s")
