@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["forge_bench", "sensor_bench", "loop_bench", "sandbox_bench", "outcomes_bench"]
+ALL = ["forge_bench", "sensor_bench", "loop_bench", "sandbox_bench", "outcomes_bench", "realprojects_bench"]
 
 
 def main() -> None:
