@@ -121,3 +121,20 @@ def test_the_cache_evicts_stale_and_least_recently_used_entries(tmp_path: Path) 
     assert store.evict() == ["old"]
     assert store.evict(now=9e12) == ["mid", "new"]
     assert store.entries() == []
+
+
+def test_a_client_that_hangs_up_mid_transfer_ends_the_tunnel_quietly() -> None:
+    """uv drops connections it no longer needs: the proxy's relay must not print a BrokenPipeError traceback."""
+    import socket
+
+    from paid_dagster.sandbox.egress import _relay
+
+    client, proxy_side = socket.socketpair()
+    upstream, far = socket.socketpair()
+    far.close()  # the other end is gone: writing to `upstream` breaks the pipe
+    client.sendall(b"x" * 200_000)
+    try:
+        _relay(proxy_side, upstream)  # returns, raises nothing
+    finally:
+        for s in (client, proxy_side, upstream):
+            s.close()
