@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["forge_bench", "sensor_bench", "loop_bench", "sandbox_bench", "outcomes_bench", "reliability_bench"]
+ALL = [
+    "forge_bench",
+    "sensor_bench",
+    "loop_bench",
+    "sandbox_bench",
+    "outcomes_bench",
+    "reliability_bench",
+    "realprojects_bench",
+]
 
 
 def main() -> None:

@@ -325,6 +325,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
         plan = ChecksPlan(
             settings.checks, base, workspace.head(), preparation.key, Path(config.work_dir) / "checks-baseline"
         )
+        plan.setup_failed = preparation.failed_step if preparation.failed else ""
         try:
             result, rounds = work_in_rounds(
                 choose_engine(

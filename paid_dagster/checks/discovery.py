@@ -122,6 +122,9 @@ def make_check(name: str, kind: str, command: str, source: str, directory: str |
         check = Check(name, tool, command, parsers.mypy_any, kind=kind, source=source)
     elif plain and tool == "eslint" and not re.search(r"(^|\s)(-f|--format)\b", command):
         check = Check(name, tool, command + " --format json", parsers.eslint_json, kind=kind, source=source)
+    elif plain and tool in ("npm", "yarn", "pnpm") and kind == "tests":
+        # tape, node-tap and `node --test` write TAP: the failing tests by name; other output: the exit code.
+        check = Check(name, tool, command, parsers.tap, kind=kind, source=source)
     elif plain and tool == "tsc":
         check = Check(name, tool, command + " --pretty false", parsers.tsc, kind=kind, source=source)
     if directory:
@@ -261,12 +264,18 @@ def pyproject_checks(root: Path) -> list[Check]:
     """The tools pyproject.toml (or their own files) configures, run with the project's configuration."""
     tool = _toml(root / "pyproject.toml").get("tool") or {}
     found = []
-    if "pytest" in tool or (root / "pytest.ini").is_file() or _ini_has(root / "setup.cfg", "tool:pytest"):
-        found.append(make_check("tests", "tests", "python3 -m pytest -q", "pyproject.toml"))
-    if "ruff" in tool or (root / "ruff.toml").is_file() or (root / ".ruff.toml").is_file():
-        found.append(make_check("lint", "lint", "ruff check .", "pyproject.toml"))
-    if "mypy" in tool or (root / "mypy.ini").is_file() or _ini_has(root / "setup.cfg", "mypy"):
-        found.append(make_check("types", "types", "mypy .", "pyproject.toml"))
+    configured = {
+        ("tests", "python3 -m pytest -q"): ("pytest", ("pytest.ini",), "tool:pytest"),
+        ("lint", "ruff check ."): ("ruff", ("ruff.toml", ".ruff.toml"), None),
+        ("types", "mypy ."): ("mypy", ("mypy.ini",), "mypy"),
+    }
+    for (kind, command), (name, files, setup_cfg) in configured.items():
+        # The source is the file that configures the tool: pyproject.toml, its own file, or setup.cfg.
+        source = "pyproject.toml" if name in tool else next((f for f in files if (root / f).is_file()), None)
+        if source is None and setup_cfg and _ini_has(root / "setup.cfg", setup_cfg):
+            source = "setup.cfg"
+        if source:
+            found.append(make_check(kind, kind, command, source))
     return found
 
 

@@ -333,6 +333,61 @@ def pytest_counts(text: str) -> dict[str, int]:
     return counts
 
 
+TAP_RESULT = re.compile(
+    r"^(?P<ok>not ok|ok)\b\s*(?P<number>\d+)?\s*(?:-\s*)?(?P<name>[^#]*?)\s*(?:#\s*(?P<directive>\w+).*)?$"
+)
+TAP_AT = re.compile(r"^\s+(?:at|location):\s.*?[(\s'](?:file://)?(?P<file>[^\s():']+):(?P<line>\d+)(?::\d+)?[)']?\s*$")
+TAP_TOTAL = re.compile(
+    r"^#\s+(?P<key>tests|pass|fail|skip|skipped|todo|suites|cancelled|duration_ms)\s+(?P<n>\d+(?:\.\d+)?)\s*$"
+)
+
+
+def tap(text: str, root: str = "") -> list[Finding]:
+    """TAP (tape, node-tap, `node --test`): one finding per `not ok` test point, named after the `# test` it
+    belongs to and its own description (`parse args › no`), with the file and line of its YAML `at:` when given.
+    Output that holds no TAP gives no findings: the exit code decides, as with no parser."""
+    findings: list[Finding] = []
+    group = ""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("# ") and not TAP_TOTAL.match(stripped):
+            group = stripped[2:].strip().removeprefix("Subtest: ")  # node --test: `# Subtest: name`
+            continue
+        match = TAP_RESULT.match(stripped)
+        if not match or match["ok"] != "not ok" or (match["directive"] or "").lower() in ("skip", "todo"):
+            continue
+        name = match["name"].strip() or f"test {match['number']}"
+        file, number, detail = "", 0, ""
+        for follow in lines[index + 1 : index + 40]:
+            if TAP_RESULT.match(follow.strip()) or follow.strip().startswith("# "):
+                break
+            at = TAP_AT.match(follow)
+            if at and not file:
+                file, number = _rel(at["file"], root or "/workspace"), int(at["line"])
+            elif not detail and follow.strip().startswith(("operator:", "message:")):
+                detail = follow.strip()
+        rule = f"{group} › {name}" if group and group != name else name
+        findings.append(Finding("tap", file, number, 0, rule, "error", f"not ok {match['number'] or ''} {name}"
+                                + (f" ({detail})" if detail else "")))  # fmt: skip
+    return findings
+
+
+def tap_counts(text: str) -> dict[str, int]:
+    """The TAP producer's closing totals (`# tests 12`, `# pass 11`, `# fail 1`); {} when there are none."""
+    totals: dict[str, int] = {}
+    for line in text.splitlines():
+        match = TAP_TOTAL.match(line.strip())
+        if match:
+            key = {"skipped": "skip"}.get(match["key"], match["key"])
+            totals[key] = int(float(match["n"]))
+    if "tests" not in totals:
+        return {}
+    failed, skipped = totals.get("fail", 0), totals.get("skip", 0) + totals.get("todo", 0)
+    passed = totals.get("pass", totals["tests"] - failed - skipped)
+    return {"collected": totals["tests"], "passed": passed, "failed": failed, "errors": 0, "skipped": skipped}
+
+
 def exit_code(text: str, root: str = "") -> list[Finding]:
     """A command with no parser: no findings; its exit code decides and the end of its output is the feedback."""
     return []
@@ -351,4 +406,5 @@ PARSERS: dict[str, Callable[[str], list[Finding]]] = {
     "cargo-test": cargo_test,
     "rubocop": rubocop_json,
     "rspec": rspec_json,
+    "tap": tap,
 }

@@ -11,7 +11,7 @@ from ..config import CheckCommand
 from ..sandbox import Sandbox, SandboxUnavailable
 from .baseline import Baseline, baseline_key, compare, load_cached, store, unusable_because
 from .discovery import checks_for
-from .findings import CheckResult
+from .findings import NOT_RUN, CheckResult
 from .runner import Check, run_checks
 
 
@@ -27,6 +27,15 @@ class ChecksPlan:
     cache_dir: Path | None = None
     checks: list[Check] = field(default_factory=list)
     baseline: Baseline | None = None
+    setup_failed: str = ""  # the step at which an optional setup failed: why a project's tool may be missing
+
+    def _explained(self, results: list[CheckResult]) -> list[CheckResult]:
+        """A check that did not run after a failed setup says so: its tool was to come from that environment."""
+        if self.setup_failed:
+            for result in results:
+                if result.status == NOT_RUN and "setup failed" not in result.note:
+                    result.note = f"{result.note} (the environment's setup failed at `{self.setup_failed}`)"
+        return results
 
     def key(self) -> str:
         return baseline_key(self.base_commit, self.environment_key, [c.command for c in self.checks])
@@ -43,7 +52,7 @@ class ChecksPlan:
         if cached is not None:
             return Baseline(key, cached, cached=True, problem=unusable_because(cached))
         try:
-            results = run_checks(sandbox, root, timeout, self.checks)
+            results = self._explained(run_checks(sandbox, root, timeout, self.checks))
         except (SandboxUnavailable, OSError) as exc:
             return Baseline(key, [], problem=f"{type(exc).__name__}: {exc}")
         problem = unusable_because(results)
@@ -52,7 +61,7 @@ class ChecksPlan:
         return Baseline(key, results, problem=problem)
 
     def run_round(self, sandbox: Sandbox, root: Path, timeout: int) -> list[CheckResult]:
-        return compare(run_checks(sandbox, root, timeout, self.checks), self.baseline)
+        return compare(self._explained(run_checks(sandbox, root, timeout, self.checks)), self.baseline)
 
     def baseline_event(self, run_id: str) -> dict[str, Any]:
         baseline = self.baseline or Baseline(self.key(), [], problem="not run")

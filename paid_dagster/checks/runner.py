@@ -166,7 +166,7 @@ def counts_for(check: Check, text: str, output: str, findings: list[Finding]) ->
     if check.parse is parsers.junit_xml:
         return parsers.junit_counts(text)
     if check.kind == "tests":
-        return parsers.pytest_counts(output)
+        return (parsers.tap_counts(output) if check.parse is parsers.tap else {}) or parsers.pytest_counts(output)
     return severity_counts(findings)
 
 

@@ -116,9 +116,32 @@ def _python(root: Path) -> Detected:
         steps.append(
             f".venv/bin/python -m pip install -q -e {_q(target)}" + "".join(f" --group {_q(g)}" for g in groups)
         )
+    if _pytest_configured(root, pyproject) and not _declares_pytest(root, pyproject, requirements):
+        # An older project (setup.py, tests run by tox) whose tests are pytest's but which declares no test
+        # dependency: its checks run `python -m pytest` in this environment, so pytest goes in it too.
+        steps.append(".venv/bin/python -m pip install -q pytest")
     manifest = ["pyproject.toml" if (root / "pyproject.toml").is_file() else "setup.py"] if installable else []
     source = ", ".join([*requirements, *manifest])
     return (source, steps, ".venv")
+
+
+def _pytest_configured(root: Path, pyproject: dict) -> bool:  # type: ignore[type-arg]
+    """Whether the project's tests are pytest's, by its configuration (what the checks' discovery reads too)."""
+    if "pytest" in (pyproject.get("tool") or {}) or (root / "pytest.ini").is_file():
+        return True
+    return any(
+        (root / name).is_file() and section in (root / name).read_text(errors="replace")
+        for name, section in (("setup.cfg", "[tool:pytest]"), ("tox.ini", "[pytest]"))
+    )
+
+
+def _declares_pytest(root: Path, pyproject: dict, requirements: list[str]) -> bool:  # type: ignore[type-arg]
+    """Whether anything the plan installs (requirements files, pyproject's extras and groups) names pytest; a
+    setup.py's `tests_require` does not count: pip never installs it."""
+    texts = [(root / r).read_text(errors="replace") for r in requirements]
+    texts.append(str(pyproject.get("project", {}).get("optional-dependencies") or ""))
+    texts.append(str(pyproject.get("dependency-groups") or ""))
+    return any("pytest" in text for text in texts)
 
 
 def _node(root: Path) -> Detected:

@@ -85,7 +85,8 @@ class DockerSandbox:
             auto_remove=True,
             network_mode="bridge" if self.network else "none",
             read_only=True,
-            tmpfs={"/tmp": "rw,size=256m,mode=1777"},
+            # exec: setup installs tools there (uv for a uv.lock); the writable worktree is executable anyway.
+            tmpfs={"/tmp": "rw,exec,size=256m,mode=1777"},
             user="1000:1000",
             working_dir="/workspace",
             environment={**sandbox_environment(self.worktree), **(proxy_environment() if self.egress else {})},

@@ -142,16 +142,21 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 def _relay(a: socket.socket, b: socket.socket) -> None:
+    """Bytes both ways until either side closes; a side that hangs up mid-transfer ends the tunnel quietly (uv
+    and npm drop connections they no longer need: a BrokenPipeError there is no error of the proxy's)."""
     sockets = [a, b]
-    while True:
-        readable, _, failed = select.select(sockets, [], sockets, 300)
-        if failed or not readable:
-            return
-        for source in readable:
-            data = source.recv(65536)
-            if not data:
+    try:
+        while True:
+            readable, _, failed = select.select(sockets, [], sockets, 300)
+            if failed or not readable:
                 return
-            (b if source is a else a).sendall(data)
+            for source in readable:
+                data = source.recv(65536)
+                if not data:
+                    return
+                (b if source is a else a).sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        return
 
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

@@ -100,7 +100,7 @@ def test_package_json_scripts(tmp_path: Path) -> None:
     scripts = {"test": "node --test", "lint": "eslint src", "typecheck": "tsc --noEmit", "build": "tsc"}
     root = write(tmp_path, {"package.json": json.dumps({"name": "x", "scripts": scripts}), "tsconfig.json": "{}"})
     checks = by_name(checks_for(root))
-    assert checks["tests"].command == "npm test" and checks["tests"].parse is parsers.exit_code
+    assert checks["tests"].command == "npm test" and checks["tests"].parse is parsers.tap
     assert checks["lint"].command == "npm run --silent lint -- --format json"
     assert checks["lint"].parse is parsers.eslint_json
     assert (
@@ -139,7 +139,7 @@ def test_a_makefile_check_target_alone_and_pre_commit_hooks(tmp_path: Path) -> N
     )
     root = write(tmp_path / "other", {".pre-commit-config.yaml": hooks, "mypy.ini": "[mypy]\n"})
     checks = by_name(checks_for(root))
-    assert checks["types"].source == "pyproject.toml" and checks["types"].command == "mypy ."
+    assert checks["types"].source == "mypy.ini" and checks["types"].command == "mypy ."
     assert checks["lint"].source == ".pre-commit-config.yaml" and checks["lint-ruff"].command == "ruff format --check ."
 
 
@@ -176,3 +176,17 @@ def test_bundled_tools_only_when_the_project_says_nothing(tmp_path: Path) -> Non
     root = write(tmp_path, {"setup.py": "", "tests/test_x.py": "def test_x():\n    pass\n"})
     checks = checks_for(root)
     assert [(c.name, c.source) for c in checks] == [("lint", "bundled"), ("tests", "bundled")]
+
+
+def test_a_check_says_which_file_configures_its_tool(tmp_path: Path) -> None:
+    # six 1.17.0: pytest configured in setup.cfg's [tool:pytest]; no pyproject.toml at all.
+    six = write(tmp_path / "six", {"setup.py": "", "setup.cfg": "[tool:pytest]\nminversion = 2.2.0\n"})
+    assert [(c.name, c.source) for c in checks_for(six)] == [("tests", "setup.cfg")]
+    own = write(
+        tmp_path / "own", {"pytest.ini": "[pytest]\n", "mypy.ini": "[mypy]\n", "pyproject.toml": "[tool.ruff]\n"}
+    )
+    assert {c.name: c.source for c in checks_for(own)} == {
+        "tests": "pytest.ini",
+        "lint": "pyproject.toml",
+        "types": "mypy.ini",
+    }

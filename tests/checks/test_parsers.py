@@ -209,3 +209,34 @@ def test_go_test(tmp_path: Path) -> None:
     plain = run(["go", "test", "-v", "./..."], root, env)
     assert len(findings) == len(re.findall(r"^--- FAIL:", plain, re.M)) == 1
     assert findings[0].rule == "TestAdd" and findings[0].file == "calc_test.go" and findings[0].line == 7
+
+
+def test_tap_from_node_s_own_test_runner(tmp_path: Path) -> None:
+    """`node --test` writes TAP (as tape and node-tap do): each failing test by its name, the totals its own."""
+    root = write(
+        tmp_path,
+        {
+            "test/sum.test.js": "const test = require('node:test');\nconst assert = require('node:assert');\n\n"
+            "test('adds', () => { assert.strictEqual(1 + 1, 2); });\n"
+            "test('carries', () => { assert.strictEqual(9 + 1, 11); });\n"
+            "test('later', { skip: 'not yet' }, () => {});\n",
+        },
+    )
+    output = run(["node", "--test", "--test-reporter=tap", "test/"], root)
+    findings = parsers.tap(output)
+    assert [f.rule for f in findings] == ["carries"] and findings[0].severity == "error", output
+    assert findings[0].file.endswith("test/sum.test.js") and findings[0].line == 5
+    counts = parsers.tap_counts(output)
+    assert counts == {"collected": 3, "passed": 1, "failed": 1, "errors": 0, "skipped": 1}
+    assert counts["failed"] == count(r"# fail (\d+)", output)
+
+
+def test_tap_names_a_tape_assertion_after_its_test() -> None:
+    tape = (
+        "TAP version 13\n# parse args\nnot ok 1 no\n  ---\n    operator: deepEqual\n"
+        "    at: Test.<anonymous> (/workspace/test/parse.js:7:4)\n  ...\nok 2 multi\n\n1..2\n# tests 2\n# pass  1\n"
+        "# fail  1\n"
+    )
+    (finding,) = parsers.tap(tape)
+    assert (finding.rule, finding.file, finding.line) == ("parse args › no", "test/parse.js", 7)
+    assert parsers.tap("> jest\nTests: 1 failed\n") == [] and parsers.tap_counts("no TAP here") == {}

@@ -48,6 +48,19 @@ def test_plans_follow_the_projects_files_and_paid_yaml_wins(tmp_path: Path) -> N
     assert plan_for(scripted, ("make deps",)).steps == ("make deps",)  # type: ignore[union-attr]
 
 
+def test_an_older_project_whose_tests_are_pytest_s_but_declares_no_test_dependency_gets_pytest(
+    tmp_path: Path,
+) -> None:
+    # six 1.17.0: setup.py with `tests_require=["pytest"]` (which pip never installs) and `[tool:pytest]`.
+    six = {"setup.py": "setup(name='six', tests_require=['pytest'])\n", "setup.cfg": "[tool:pytest]\nminversion = 2\n"}
+    steps = plan_for(project(tmp_path / "six", six)).steps  # type: ignore[union-attr]
+    assert steps[-2:] == (".venv/bin/python -m pip install -q -e .", ".venv/bin/python -m pip install -q pytest")
+    declared = {**six, "requirements-test.txt": "pytest==8.0\n"}
+    assert "pip install -q pytest" not in " ; ".join(plan_for(project(tmp_path / "d", declared)).steps)  # type: ignore[union-attr]
+    untested = {"setup.py": "setup(name='x')\n"}
+    assert "pytest" not in " ; ".join(plan_for(project(tmp_path / "u", untested)).steps)  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("kind", ["bubblewrap", pytest.param("docker", marks=pytest.mark.docker)])
 def test_setup_reaches_the_registry_the_agent_cannot_and_a_second_run_installs_nothing(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -108,3 +121,20 @@ def test_the_cache_evicts_stale_and_least_recently_used_entries(tmp_path: Path) 
     assert store.evict() == ["old"]
     assert store.evict(now=9e12) == ["mid", "new"]
     assert store.entries() == []
+
+
+def test_a_client_that_hangs_up_mid_transfer_ends_the_tunnel_quietly() -> None:
+    """uv drops connections it no longer needs: the proxy's relay must not print a BrokenPipeError traceback."""
+    import socket
+
+    from paid_dagster.sandbox.egress import _relay
+
+    client, proxy_side = socket.socketpair()
+    upstream, far = socket.socketpair()
+    far.close()  # the other end is gone: writing to `upstream` breaks the pipe
+    client.sendall(b"x" * 200_000)
+    try:
+        _relay(proxy_side, upstream)  # returns, raises nothing
+    finally:
+        for s in (client, proxy_side, upstream):
+            s.close()

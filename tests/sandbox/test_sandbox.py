@@ -93,6 +93,13 @@ def test_the_host_environment_and_secrets_stay_outside(
         assert result.returncode != 0, f"{path} was readable in the sandbox"
 
 
+def test_a_program_put_in_tmp_runs(sandbox: tuple[Sandbox, Path]) -> None:
+    """Setup installs tools in /tmp (uv, for a project with uv.lock): Docker's tmpfs is noexec unless told."""
+    box, _ = sandbox
+    result = box.run("printf '#!/bin/sh\\necho ran from tmp\\n' > /tmp/tool && chmod +x /tmp/tool && /tmp/tool", 30)
+    assert result.returncode == 0 and "ran from tmp" in result.output, result.output
+
+
 def test_nothing_outside_the_worktree_is_writable(sandbox: tuple[Sandbox, Path], tmp_path: Path) -> None:
     box, _ = sandbox
     outside = tmp_path / "outside.txt"
