@@ -51,17 +51,38 @@ def issue_bodies(loop: Loop) -> dict[int, list[str]]:
     return out
 
 
+SCENARIOS = {
+    # A fifth of GitHub's answers are 502s.
+    "5xx": {"error_rate": 0.2, "error_status": 502, "seed": 10},
+    # Comments and reviews are applied but answered after the client's read timeout (1 s here), and the first
+    # requests meet GitHub's secondary rate limit (403 with Retry-After).
+    "slow writes and secondary limits": {
+        "answer_delay_ms": 1500,
+        "path_pattern": r"/(comments|reviews)$",
+        "method_pattern": "POST",
+        "secondary_rate_limit_next": 5,
+    },
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
-def test_twenty_issues_with_a_fifth_of_github_answers_failing_end_with_one_pr_or_one_word(loop: Loop) -> None:
+def test_twenty_issues_with_a_fifth_of_github_answers_failing_end_with_one_pr_or_one_word(
+    loop: Loop, scenario: str
+) -> None:
     seed, forge = loop.stack.seed, loop.stack.forge
     configure(loop)
+    if scenario != "5xx":
+        data = yaml.safe_load(loop.stack.config_path.read_text())
+        data["github"]["timeout_seconds"] = 1
+        loop.stack.config_path.write_text(yaml.safe_dump(data))
     writer = forge.as_user(seed.writer)
     numbers = [seed.issue_number] + [
         writer.create_issue(seed.repo, SAMPLE_ISSUE_TITLE, sample_issue_body()) for _ in range(19)
     ]
     for number in numbers:
         writer.label(seed.repo, number, "paid-build")
-    forge.set_faults(error_rate=0.2, error_status=502, seed=10)
+    forge.set_faults(**SCENARIOS[scenario])
     ledger = Ledger(loop.ledger_url)
 
     def settled() -> bool:
@@ -96,7 +117,9 @@ def test_twenty_issues_with_a_fifth_of_github_answers_failing_end_with_one_pr_or
     assert silent == [], (silent, notes)
     assert len(published) + len(failed) == 20
     retried = ledger.read(kinds=["retry.scheduled"])
-    print(f"20 issues at 20% 5xx: {len(published)} PRs, {len(failed)} gave up, {len(retried)} retries, {elapsed:.0f} s")
+    print(
+        f"20 issues, {scenario}: {len(published)} PRs, {len(failed)} gave up, {len(retried)} retries, {elapsed:.0f} s"
+    )
 
 
 def _labels(loop: Loop, number: int) -> list[object]:
