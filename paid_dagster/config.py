@@ -292,6 +292,7 @@ class PaidConfig(Settings):
     notifier: Section[NotifierSettings] = Field(default_factory=NotifierSettings)
     first_tick_backlog: WholeNumber = 10
     work_dir: Text = ".paid/work"
+    work_retention_days: Number = 7.0  # what a crashed or abandoned run left in work_dir is removed after this
     environments: Section[EnvironmentsSettings] = Field(default_factory=EnvironmentsSettings)
     ledger_url: Text | None = None
     secret_env: Items[Text] = ()  # more variables whose values are secrets, masked wherever text leaves

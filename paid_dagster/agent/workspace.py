@@ -18,9 +18,12 @@ The push goes to the URL Paid was given, never to one read from a repository.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import shutil
 import stat
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,6 +96,25 @@ class Snapshot:
 
 def git_dir_for(worktree: Path) -> Path:
     return worktree.parent / f"{worktree.name}.git"
+
+
+def remove_run_files(worktree: Path) -> None:
+    """The run's working files and Paid's git, once its branch is published (or there is nothing to publish)."""
+    for path in (worktree, git_dir_for(worktree)):
+        shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        worktree.parent.rmdir()  # the run's directory, when nothing else is left in it
+
+
+def sweep_runs(work_dir: Path, max_age_days: float, now: float | None = None) -> list[str]:
+    """Removes what runs left behind (a run that crashed or gave up) once untouched for `max_age_days`."""
+    now = now or time.time()
+    removed = []
+    for run_dir in work_dir.iterdir() if work_dir.is_dir() else []:
+        if run_dir.is_dir() and not run_dir.is_symlink() and now - run_dir.stat().st_mtime > max_age_days * 86400:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            removed.append(run_dir.name)
+    return removed
 
 
 class Workspace:

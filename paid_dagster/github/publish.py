@@ -15,7 +15,7 @@ from github.PullRequest import PullRequest
 
 from ..agent.outcome import NOT_PUBLISHED, RunOutcome
 from ..agent.run import AgentRunResult
-from ..agent.workspace import Workspace
+from ..agent.workspace import Workspace, WorkspaceError, git_dir_for, remove_run_files
 from ..keys import idempotency_key, issue_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
@@ -143,12 +143,27 @@ def publish_run(client: GitHubClient, ledger: Ledger, run: AgentRunResult, title
     something to show, and, when it stopped early, one comment that says why. Each step at most once."""
     if run.commits_ahead == 0 or run.outcome in NOT_PUBLISHED:
         explain_stop(client, ledger, run, None)
+        remove_run_files(Path(run.worktree))
         return PublishedRun(run.run_id, run.outcome, None)
+    if not git_dir_for(Path(run.worktree)).exists():
+        return already_published(client, run)
     clone_url = client.repo(run.repo).clone_url
     workspace = Workspace(Path(run.worktree), clone_url, token, run.branch, run.base)
     published = publish_pull_request(client, ledger, run, title, workspace.push)
     explain_stop(client, ledger, run, published.url)
+    remove_run_files(Path(run.worktree))  # the branch is on GitHub now; a full clone per run would pile up
     return PublishedRun(run.run_id, run.outcome, published)
+
+
+def already_published(client: GitHubClient, run: AgentRunResult) -> PublishedRun:
+    """A run published before, whose files are gone (a re-materialization): its open PR, read, nothing written."""
+    pull = client.open_pull_for(run.repo, run.branch)
+    if pull is None:
+        raise WorkspaceError(
+            f"run {run.run_id}'s files were removed after it was published and {run.branch} has no open pull"
+            " request: relabel the issue (or comment `/paid retry`) for a new attempt"
+        )
+    return PublishedRun(run.run_id, run.outcome, Published(pull.number, pull.html_url, False, False))
 
 
 def comment_once(

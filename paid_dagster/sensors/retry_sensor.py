@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 from dagster import (
     AssetKey,
@@ -19,6 +20,7 @@ from dagster import (
 )
 
 from ..agent.outcome import RunOutcome
+from ..agent.workspace import sweep_runs
 from ..config import ConfigError
 from ..github.client import GitHubClient, GitHubError
 from ..github.publish import comment_once, label_once
@@ -64,6 +66,9 @@ def paid_retry_sensor(
         return SensorResult(skip_reason=f"configuration problem: {exc} (run `paid doctor`)")
     events = ledger.ledger()
     notes = recover_crashed(context.instance, events)
+    swept = sweep_runs(Path(config.work_dir), config.work_retention_days)
+    if swept:
+        notes.append(f"removed {len(swept)} run director{'y' if len(swept) == 1 else 'ies'} left behind")
     now = datetime.now(UTC)  # after the recovery: a crash found now is due now when there is no backoff
     requests: list[RunRequest] = []
     for failed in undecided(events):

@@ -236,7 +236,13 @@ def test_printed_and_committed_secrets_are_masked_and_never_pushed(
         run = h.run()
         assert run.outcome == "secret_in_changes" and run.commits_ahead == 1
         assert "nothing was pushed" in (run.stopped_because or "")
+        # The push itself refuses, should anything ever call it.
+        workspace = Workspace(Path(run.worktree), h.client.repo(h.seed.repo).clone_url, token, run.branch, run.base)
+        with pytest.raises(SecretInChanges) as refusal:
+            workspace.push()
+        assert token not in str(refusal.value) and CANARY_PROVIDER_KEY not in str(refusal.value)
         assert h.publish(run) is None
+        assert not Path(run.worktree).exists(), "the refused branch's files (with the secret) were kept"
         bare = h.forge.service.git(h.forge.repo(h.seed.repo))
         assert run.branch not in bare.git("branch", "--list"), "the branch with the secret was pushed"
         stream = issue_key(h.seed.repo, 1)
@@ -247,11 +253,6 @@ def test_printed_and_committed_secrets_are_masked_and_never_pushed(
         # The agent's observation (which printed them) went back to the model: masked there too.
         assert any(b"[redacted]" in body for body in h.model.request_bodies)
         assert_no_canary(h, tmp_path, canaries)
-        # The push itself refuses too, should anything ever call it.
-        workspace = Workspace(Path(run.worktree), h.client.repo(h.seed.repo).clone_url, token, run.branch, run.base)
-        with pytest.raises(SecretInChanges) as refusal:
-            workspace.push()
-        assert token not in str(refusal.value) and CANARY_PROVIDER_KEY not in str(refusal.value)
 
 
 def test_the_working_files_hold_no_git_of_paids(tmp_path: Path) -> None:
@@ -287,3 +288,20 @@ def test_odd_file_names_do_not_break_the_commit(name: str, tmp_path: Path) -> No
         run = h.run()
         assert run.outcome == "completed" and run.commits_ahead == 1, run
         assert os.listdir(run.worktree)
+
+
+def test_what_runs_leave_behind_is_swept_once_old(tmp_path: Path) -> None:
+    """A run that crashed or gave up keeps its files for inspection; after the retention they go."""
+    import os
+    import time
+
+    from paid_dagster.agent.workspace import sweep_runs
+
+    work = tmp_path / "work"
+    for name, age_days in (("old-run", 10), ("recent-run", 1)):
+        (work / name / "repo").mkdir(parents=True)
+        (work / name / "repo" / "file.txt").write_text("x")
+        past = time.time() - age_days * 86400
+        os.utime(work / name, (past, past))
+    assert sweep_runs(work, max_age_days=7) == ["old-run"]
+    assert sorted(p.name for p in work.iterdir()) == ["recent-run"]

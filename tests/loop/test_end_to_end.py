@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from dagster import AssetKey
 from paid_standins.inprocess import sensor_tick
@@ -29,6 +30,10 @@ def test_label_becomes_a_draft_pull_request(loop: Loop) -> None:
     turns = [m for m in messages if m.startswith("turn ")]
     assert turns and "$ cat shopcart/cart.py" in turns[0] and "exit 0" in turns[0] and "so far" in turns[0], turns
     assert any(m.startswith("checks round 1:") for m in messages), messages
+    # Once the branch is on GitHub, the run's clone and Paid's git are removed: none piles up on disk.
+    finished = next(e for e in Ledger(loop.ledger_url).read(kinds=["run.finished"]) if e.data.get("worktree"))
+    worktree = Path(finished.data["worktree"])
+    assert not worktree.exists() and not worktree.with_name("repo.git").exists(), "the run's files were left behind"
 
     repo = forge.repo(seed.repo)
     pulls = forge.store.all("SELECT p.*, i.number, i.body, i.title FROM pulls p JOIN issues i ON i.id = p.issue_id")
