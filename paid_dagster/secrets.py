@@ -196,7 +196,3 @@ def mask_log_records() -> None:
 
     logging.setLogRecordFactory(masked)
     _factory_installed = True
-
-
-def secret_values(environ: dict[str, str] | None = None) -> list[str]:
-    return sorted(SECRETS.known(environ), key=len, reverse=True)

@@ -311,24 +311,16 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
     elsewhere.mkdir()
     unset = ("PAID_CONFIG", "PAID_FORGE_TOKEN", "DAGSTER_HOME", "PAID_LEDGER_URL", "PYTHONPATH", "PAID_DEMO_DIR")
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    where = subprocess.run(
-        [str(python), "-c", "import paid_dagster; print(paid_dagster.__file__)"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert where.startswith(str(venv)), where  # the wheel's code, not the checkout's
-    standins_where = subprocess.run(
-        [str(python), "-c", "import paid_standins; print(paid_standins.__file__)"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert standins_where.startswith(str(venv)), standins_where
+    for package in ("paid_dagster", "paid_standins"):  # the wheels' code, not the checkout's
+        where = subprocess.run(
+            [str(python), "-c", f"import {package}; print({package}.__file__)"],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert where.startswith(str(venv)), where
     return InstalledWheel(venv, elsewhere, env)
 
 
