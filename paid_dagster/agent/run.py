@@ -15,6 +15,7 @@ from ..checks.plan import ChecksPlan
 from ..config import ChecksSettings, Limits, PaidConfig, RepoSettings
 from ..github.client import IssueSnapshot
 from ..keys import branch_name, idempotency_key, issue_key
+from ..learning.decisions import Decision, DecisionKind, record_decision
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..llm import LLMGateway
@@ -209,23 +210,40 @@ def task_prompt(request: AgentRunRequest, overrides: Path | None) -> RenderedPro
     )
 
 
-def record_decision(request: AgentRunRequest, stream: str, prompt: RenderedPrompt) -> None:
+CONFIGURED = "configured in paid.yaml"
+
+
+def record_choices(request: AgentRunRequest, stream: str, prompt: RenderedPrompt) -> None:
+    """The run's engine, model and sandbox as decisions, each with what it was chosen from and why."""
     settings, config = request.settings, request.config
-    request.ledger.append(
-        stream,
-        Kind.DECISION_MADE,
-        {
-            "run_id": request.run_id,
-            "decision": "engine_and_model",
-            "engine": settings.engine,
-            "model": config.model.name,
-            "sandbox": settings.sandbox,
-            "prompt_template_hash": prompt.template_hash,
-            "prompt_hash": prompt.rendered_hash,
-            "candidates": [config.model.name, *config.model.fallbacks],
-            "rationale": "configured in paid.yaml",
-        },
-    )
+    context = {"prompt_template_hash": prompt.template_hash, "prompt_hash": prompt.rendered_hash}
+    for decision in (
+        Decision(
+            DecisionKind.MODEL,
+            config.model.name,
+            CONFIGURED,
+            [config.model.name, *config.model.fallbacks],
+            {**context, "task": "coding"},
+            request.run_id,
+        ),
+        Decision(
+            DecisionKind.ENGINE, settings.engine, "configured in paid.yaml", [settings.engine], context, request.run_id
+        ),
+        Decision(
+            DecisionKind.SANDBOX,
+            settings.sandbox,
+            "configured in paid.yaml",
+            [settings.sandbox],
+            context,
+            request.run_id,
+        ),
+    ):
+        record_decision(
+            request.ledger,
+            stream,
+            decision,
+            idempotency_key=idempotency_key(Kind.DECISION_MADE, request.run_id, str(decision.kind)),
+        )
 
 
 def record_error(request: AgentRunRequest, stream: str, exc: Exception, started: float) -> None:
@@ -319,7 +337,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
             return run
         overrides = Path(settings.prompts_dir) if settings.prompts_dir else None
         prompt = task_prompt(request, overrides)
-        record_decision(request, stream, prompt)
+        record_choices(request, stream, prompt)
         sandbox = open_sandbox(settings.sandbox, workspace.path, settings.sandbox_image)
         limits = config.limits
         plan = ChecksPlan(
