@@ -165,6 +165,14 @@ class EnvironmentsSettings(Settings):
     max_age_days: Number = 14.0
 
 
+class ConcurrencySettings(Settings):
+    """The `concurrency:` section: how many issue runs Dagster's run queue lets go at once, in all and per
+    repository (runs carry the tag `paid/repo`; the instance's QueuedRunCoordinator enforces both)."""
+
+    max_runs: WholeNumber = 4
+    per_repository: WholeNumber = 2
+
+
 class NotifierSettings(Settings):
     kind: Literal["log", "webhook"] = "log"
     url: Text | None = None
@@ -290,6 +298,7 @@ class PaidConfig(Settings):
     scoring: Section[ScoreWeights] = Field(default_factory=ScoreWeights)
     gates: Section[GateSettings] = Field(default_factory=GateSettings)
     notifier: Section[NotifierSettings] = Field(default_factory=NotifierSettings)
+    concurrency: Section[ConcurrencySettings] = Field(default_factory=ConcurrencySettings)
     first_tick_backlog: WholeNumber = 10
     work_dir: Text = ".paid/work"
     work_retention_days: Number = 7.0  # what a crashed or abandoned run left in work_dir is removed after this
