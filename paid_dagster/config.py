@@ -397,7 +397,7 @@ class PaidConfig(Settings):
         """The models Paid may call, for one repository when named: `models.allowed` (else every model this file
         names), narrowed by the repository's `allowed_models`."""
         models = self.models
-        names = models.allowed or (
+        names: tuple[str | None, ...] = models.allowed or (
             self.model.name,
             *self.model.fallbacks,
             *(entry.name for entry in models.catalogue),

@@ -284,3 +284,10 @@ def select_model(request: SelectionRequest) -> Selection:
         key = request.idempotency_key if recorded is None else f"{request.idempotency_key}:after:{recorded.seq}"
         record_decision(ledger, request.stream, decision, idempotency_key=key)
     return Selection(decision.choice, config.model_settings(decision.choice), decision)
+
+
+def gateway_for(request: SelectionRequest) -> LLMGateway:
+    """The request's gateway turned to the model selected for the task (the door stays the same: ledger, budget
+    guard, allowed models)."""
+    assert request.gateway is not None, "a gateway to turn is needed"
+    return request.gateway.using(select_model(request).settings)
