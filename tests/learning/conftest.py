@@ -15,6 +15,7 @@ from paid_standins.model import Script, ScriptedModelServer
 
 from paid_dagster.config import PaidConfig, parse_config
 from paid_dagster.ledger import Ledger, store
+from tests.loop.conftest import loop  # noqa: F401  (the forge, the scripted model and a Dagster instance)
 
 REPO = "octo-org/shopcart"
 DEFAULT = "openai/paid-scripted"  # $3 / $15 per million tokens
