@@ -177,12 +177,21 @@ def own_database(server: str) -> str:
     return server.rsplit("/", 1)[0] + f"/{DATABASE}"
 
 
+def load(ledger: Ledger, events: list[dict[str, Any]]) -> None:
+    """Straight into the ledger's table: `append_many` masks secrets in every payload, which these events have
+    none of, and that would make loading take minutes while the measure is the reading."""
+    with ledger.engine.begin() as conn:
+        for start in range(0, len(events), 20_000):
+            conn.execute(
+                events_table.insert(), [{**e, "idempotency_key": None} for e in events[start : start + 20_000]]
+            )
+
+
 def measure(name: str, url: str, events: list[dict[str, Any]]) -> None:
     ledger = Ledger(url)
     with ledger.engine.begin() as conn:
         conn.execute(events_table.delete())
-    for start in range(0, len(events), 20_000):
-        ledger.append_many(events[start : start + 20_000])
+    load(ledger, events)
     started = time.perf_counter()
     records = model_records(ledger)
     ours = time.perf_counter() - started
