@@ -109,18 +109,22 @@ class MetaAnswer:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def usable(request: SelectionRequest) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The task's candidates allowed for the project that the caller can use, and the others with the reason."""
+    listed = request.config.task_candidates(request.task, request.project)
+    if not request.only:
+        return listed, {}
+    kept = tuple(name for name in listed if name in request.only)
+    excluded = {name: "the caller cannot use it (a CLI engine uses its configured model)" for name in listed}
+    excluded.update(
+        {name: f"not allowed for {request.project} or not a {request.task} candidate" for name in request.only}
+    )
+    return kept, {name: why for name, why in excluded.items() if name not in kept}
+
+
 def gather_evidence(request: SelectionRequest) -> Evidence:
     config = request.config
-    listed = config.task_candidates(request.task, request.project)
-    excluded = {}
-    if request.only:
-        excluded = {name: "not usable by the caller (a CLI engine uses its configured model)" for name in listed}
-        listed = tuple(name for name in listed if name in request.only)
-        for name in listed:
-            excluded.pop(name)
-        for name in request.only:
-            if name not in listed:
-                excluded[name] = f"not allowed for {request.project} or not a {request.task} candidate"
+    listed, excluded = usable(request)
     catalogue = ModelCatalogue.of(config, listed)
     excluded.update(catalogue.unpriced)
     candidates = tuple(name for name in listed if name in catalogue.entries)
