@@ -32,13 +32,14 @@ from ..resources import GitHubResource, LedgerResource, SettingsResource
 from ..retries import (
     FAILED_LABEL,
     STAGES,
-    Decision,
     Failure,
+    RetryVerdict,
     decide,
     give_up_text,
     record_failure,
     record_gave_up,
     record_retry,
+    record_verdict,
     undecided,
 )
 from ..worker import Worker, gone
@@ -78,6 +79,7 @@ def paid_retry_sensor(
             requests.append(retry_request(context.instance, decision))
         elif decision.action == "give_up":
             note = give_up(github.client(), events, decision) or note
+        record_verdict(events, decision, config.retries)
         notes.append(note)
     for note in notes:
         context.log.info(note)
@@ -86,7 +88,7 @@ def paid_retry_sensor(
     return SensorResult(run_requests=requests)
 
 
-def retry_request(instance: DagsterInstance, decision: Decision) -> RunRequest:
+def retry_request(instance: DagsterInstance, decision: RetryVerdict) -> RunRequest:
     """The next attempt on the same partition: its number in the run key and tags; from `pull_request` when the
     agent's work is stored (the failure came after it), else from the start."""
     failed_run = instance.get_run_by_id(str(decision.failed.data.get("dagster_run_id")))
@@ -109,7 +111,7 @@ def retry_request(instance: DagsterInstance, decision: Decision) -> RunRequest:
     )
 
 
-def give_up(client: GitHubClient, events: Ledger, decision: Decision) -> str | None:
+def give_up(client: GitHubClient, events: Ledger, decision: RetryVerdict) -> str | None:
     """One comment that says what failed and how to retry, and `paid-failed`; recorded once both are on GitHub."""
     repo, number = parse_issue_key(decision.key)
     ref = decision.failed.data.get("dagster_run_id")
