@@ -190,9 +190,9 @@ def test_when_the_follow_ups_run_out_the_issue_is_told_once_and_labeled(loop: Lo
     admin.check_run(seed.repo, admin.head_sha(seed.repo, number), "lint", "failure", "again")
     third = pr_tick(loop, second.cursor)
     assert not [k for k in third.run_keys if ":follow_up:" in k] and len(notices()) == 1
-    # One follow-up, its exhaustion, and the later failure refused: each decided once, however many ticks.
+    # One follow-up and its exhaustion, each decided once however many ticks (the PR still failing is no new fact).
     pr_tick(loop, third.cursor)
-    assert choices(ledger, DecisionKind.FOLLOW_UP, key) == ["requested", "exhausted", "refused"]
+    assert choices(ledger, DecisionKind.FOLLOW_UP, key) == ["requested", "exhausted"]
     # A ledger that lost the record (a crash between the comment and the event): GitHub's marker guards it.
     other = Ledger(f"sqlite:///{loop.stack.config_path.parent / 'other-ledger.sqlite3'}")
     exhausted = ledger.last(key, "follow_up.exhausted")
