@@ -179,7 +179,9 @@ def backfill(loop: Loop, key: str, *assets: str) -> Any:
 def test_backfilling_triage_and_review_rederives_them_without_the_model_or_github(
     loop: Loop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagster import AssetKey
+    from dagster import AssetKey, materialize
+
+    from paid_dagster.assets.decisions import decisions, quality_signals
 
     seed, forge = loop.stack.seed, loop.stack.forge
     _escalated_build(loop, monkeypatch)  # triage, the agent, three reviews, two remediations, an escalation
@@ -194,7 +196,11 @@ def test_backfilling_triage_and_review_rederives_them_without_the_model_or_githu
         assert result.output_for_node("review").state == "escalated"
         assert result.output_for_node("review").rounds == 3
         assert result.output_for_node("triage")["clear"] is True
-    assert forge.requests(mark) == []  # not one request to GitHub, so no write either
+    rollups = materialize([decisions, quality_signals], instance=loop.instance, resources=loop.defs.resources)
+    table = rollups.output_for_node("decisions").set_index(["decision", "choice"])
+    assert table.loc[("remediation", "remediate"), "decisions"] == 2  # folded from the ledger alone...
+    assert table.loc[("escalation", "escalate"), "decisions"] == 1
+    assert forge.requests(mark) == []  # ...and not one request to GitHub, so no write either
     assert len(loop.stack.model.calls) == model_calls  # no model call
     assert {kind: len(ledger.read(stream=key, kinds=[kind])) for kind in before} == before
     assert all_decisions(ledger) == decided  # no decision taken again, none counted twice
