@@ -57,6 +57,21 @@ def test_a_spent_budget_stops_dispatch_for_the_project(loop: Loop) -> None:
     sensor_tick(loop.instance, loop.defs, first.cursor)  # still spent: dispatch stays stopped, decided once
     stops = decisions(Ledger(loop.ledger_url), DecisionKind.BUDGET_STOP, f"project:{seed.repo}")
     assert [e.data["choice"] for e in stops] == ["stop_dispatch"] and stops[0].data["context"]["budget"] == "daily"
+    # CI fails on the open PR: the follow-up is decided, and blocked by the budget, once however many ticks.
+    from paid_dagster.sensors import paid_pr_sensor
+
+    pr = forge.store.one("SELECT i.number, p.head_sha FROM pulls p JOIN issues i ON i.id = p.issue_id")
+    assert pr is not None
+    forge.as_user(seed.admin).check_run(seed.repo, pr["head_sha"], "tests", "failure", "1 failed")
+    cursor = None
+    for _ in range(2):
+        tick = sensor_tick(loop.instance, loop.defs, cursor, sensor=paid_pr_sensor)
+        cursor = tick.cursor
+        assert not [k for k in tick.run_keys if ":follow_up:" in k]
+    key = issue_key(seed.repo, 1)
+    follow_ups = decisions(Ledger(loop.ledger_url), DecisionKind.FOLLOW_UP, key)
+    assert [e.data["choice"] for e in follow_ups] == ["requested", "blocked"]
+    assert "daily budget" in follow_ups[1].data["rationale"]
 
 
 def test_a_run_in_flight_stops_before_its_next_model_call(tmp_path: Path) -> None:
