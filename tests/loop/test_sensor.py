@@ -163,3 +163,24 @@ def test_definitions_load_from_workspace_yaml(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Validation successful" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_the_first_ticks_backlog_cap_refuses_the_rest_once_each(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    data["first_tick_backlog"] = 1
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+    second = forge.as_user(seed.outsider).create_issue(seed.repo, "Totals ignore discounts", "They do")
+    for number in (seed.issue_number, second):
+        forge.as_user(seed.writer).label(seed.repo, number, "paid-build")
+    tick = sensor_tick(loop.instance, loop.defs, None, execute=False)
+    sensor_tick(loop.instance, loop.defs, tick.cursor, execute=False)  # nothing new
+    assert len(tick.run_keys) == 1
+    triggers = decisions(Ledger(loop.ledger_url), DecisionKind.TRIGGER)
+    assert sorted((e.data["choice"], e.data["context"].get("why", "")) for e in triggers) == [
+        ("accepted", ""),
+        ("refused", "backlog_cap"),
+    ]
+    refused = next(e for e in triggers if e.data["choice"] == "refused")
+    assert "relabel" in refused.data["rationale"] and refused.stream != tick.run_keys[0].split(":")[0]
