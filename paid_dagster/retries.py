@@ -172,27 +172,27 @@ def undecided(ledger: Ledger) -> list[Event]:
     return pending
 
 
-def record_retry(ledger: Ledger, decision: RetryVerdict, settings: RetrySettings) -> bool:
+def record_retry(ledger: Ledger, verdict: RetryVerdict, settings: RetrySettings) -> bool:
     """`retry.scheduled`; False when another tick scheduled it already."""
     data: dict[str, Any] = {
-        "attempt": decision.attempt + 1,
+        "attempt": verdict.attempt + 1,
         "of": settings.max_attempts,
-        "reason": f"{decision.failed.data.get('error_type')}: {decision.failed.data.get('error')}",
-        "stage": decision.failed.data.get("stage"),
-        "backoff_s": backoff(settings, decision.attempt).total_seconds(),
-        "dagster_run_id": decision.failed.data.get("dagster_run_id"),
-        "run_key": decision.next_run_key,
-        "resume_from": decision.resume_from,
+        "reason": f"{verdict.failed.data.get('error_type')}: {verdict.failed.data.get('error')}",
+        "stage": verdict.failed.data.get("stage"),
+        "backoff_s": backoff(settings, verdict.attempt).total_seconds(),
+        "dagster_run_id": verdict.failed.data.get("dagster_run_id"),
+        "run_key": verdict.next_run_key,
+        "resume_from": verdict.resume_from,
     }
-    key = idempotency_key(Kind.RETRY_SCHEDULED, decision.failed.data.get("dagster_run_id"))
-    return ledger.append(decision.key, Kind.RETRY_SCHEDULED, data, idempotency_key=key) is not None
+    key = idempotency_key(Kind.RETRY_SCHEDULED, verdict.failed.data.get("dagster_run_id"))
+    return ledger.append(verdict.key, Kind.RETRY_SCHEDULED, data, idempotency_key=key) is not None
 
 
-def give_up_text(decision: RetryVerdict) -> str:
-    data = decision.failed.data
+def give_up_text(verdict: RetryVerdict) -> str:
+    data = verdict.failed.data
     stage, error = data.get("stage"), str(data.get("error") or data.get("error_type"))
     how = (
-        f"It failed {decision.attempt} time(s) for a reason that usually passes ({decision.why})"
+        f"It failed {verdict.attempt} time(s) for a reason that usually passes ({verdict.why})"
         if data.get("transient")
         else "It failed for a reason that another attempt would not change"
     )
@@ -203,15 +203,15 @@ def give_up_text(decision: RetryVerdict) -> str:
     )
 
 
-def record_gave_up(ledger: Ledger, decision: RetryVerdict) -> None:
-    data = decision.failed.data
+def record_gave_up(ledger: Ledger, verdict: RetryVerdict) -> None:
+    data = verdict.failed.data
     ledger.append(
-        decision.key,
+        verdict.key,
         Kind.RUN_GAVE_UP,
         {
-            "attempts": decision.attempt,
+            "attempts": verdict.attempt,
             "stage": data.get("stage"),
-            "reason": decision.why,
+            "reason": verdict.why,
             "transient": data.get("transient"),
             "dagster_run_id": data.get("dagster_run_id"),
             "error": data.get("error"),

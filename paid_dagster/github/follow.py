@@ -119,7 +119,7 @@ def follow_pull(
         if reason and escalated(ledger, key):
             outcome.note = f"no follow-up ({reason}): the issue was handed to a person (paid-needs-human)"
             refusal = Decision(DecisionKind.FOLLOW_UP, "refused", "the issue was handed to a person", FOLLOW_UPS, facts)
-            record_decision(ledger, key, refusal, decision_key(DecisionKind.FOLLOW_UP, key, fingerprint))
+            record_decision(ledger, key, refusal, decision_key(DecisionKind.FOLLOW_UP, "refused", key, fingerprint))
         elif reason:
             if done < settings.max_follow_ups:
                 run_key = f"{key}:follow_up:{reason}:{observation.head_sha}"
@@ -156,7 +156,9 @@ def follow_pull(
                 )
                 why = f"all {settings.max_follow_ups} follow-ups used and {reason}: handed to a person"
                 exhausted = Decision(DecisionKind.FOLLOW_UP, "exhausted", why, FOLLOW_UPS, facts)
-                record_decision(ledger, key, exhausted, decision_key(DecisionKind.FOLLOW_UP, key, fingerprint))
+                record_decision(
+                    ledger, key, exhausted, decision_key(DecisionKind.FOLLOW_UP, "exhausted", key, fingerprint)
+                )
                 tell_about_exhaustion(client, ledger, key)
                 outcome.note = f"no follow-up ({reason}): all {settings.max_follow_ups} used; handed to a person"
     return outcome

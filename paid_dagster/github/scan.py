@@ -170,7 +170,7 @@ def record_ignored(ledger: Ledger, repo: str, number: int, event: LabelEvent, re
     )
     record_decision(ledger, key, decision, decision_key(DecisionKind.TRIGGER, repo, event.id))
     ledger.append(
-        issue_key(repo, number),
+        key,
         Kind.ISSUE_LABEL_IGNORED,
         {
             "repo": repo,
