@@ -40,6 +40,8 @@ def decision_outcomes(ledger: Ledger, good_at: float, bad_below: float) -> Decis
         ledger.fields([Kind.DECISION_MADE], texts=("decision", "choice")),
         columns=["seq", "stream", "kind", "decision", "choice"],
     )
+    # Events written before decisions had a choice (`engine_and_model`) are counted, under an empty choice.
+    decisions[["decision", "choice"]] = decisions[["decision", "choice"]].fillna("")
     scores = pd.DataFrame(
         ledger.fields([Kind.QUALITY_SCORED], numbers=("score",)), columns=["seq", "stream", "kind", "score"]
     )

@@ -80,6 +80,15 @@ def test_tables_count_each_choice_and_the_scores_it_preceded(ledger: Ledger) -> 
     assert int(by_kind["decisions"].sum()) == len(ledger.read(kinds=[Kind.DECISION_MADE])) == 12
 
 
+def test_decisions_written_before_they_had_a_choice_are_counted_not_dropped(ledger: Ledger) -> None:
+    legacy = {"run_id": "r1", "decision": "engine_and_model", "engine": "mini-swe-agent", "model": "m"}
+    ledger.append(A, Kind.DECISION_MADE, legacy)
+    ledger.append(A, Kind.DECISION_MADE, {})  # nothing at all
+    score(ledger, A, 0.8)
+    table = decision_outcomes(ledger, 0.7, 0.3).by_choice
+    assert row(table, "engine_and_model", "")["decisions"] == 1 and row(table, "", "")["scored_issues"] == 1
+
+
 def test_an_empty_ledger_gives_empty_tables(ledger: Ledger) -> None:
     tables = decision_outcomes(ledger, 0.7, 0.3)
     assert tables.by_choice.empty and list(tables.by_choice.columns) == BY_CHOICE and tables.by_kind.empty
