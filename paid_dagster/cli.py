@@ -310,6 +310,9 @@ def diagnose(config_path: str | None) -> list[str]:
             problems.append(str(exc))
     if config.model.api_key_env and not os.environ.get(config.model.api_key_env):
         problems.append(f"model: {config.model.api_key_env} is not set: export the API key for {config.model.name}")
+    from .learning.catalogue import ModelCatalogue
+
+    problems.extend(f"models: {why}" for why in ModelCatalogue.for_config(config).unpriced.values())
     for repo in config.repositories:
         try:
             open_sandbox(repo.sandbox, Path(config.work_dir)).close()

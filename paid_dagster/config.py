@@ -89,6 +89,45 @@ class ModelSettings(Settings):
     timeout_seconds: Number = 120.0
     input_cost_per_token: Number | None = None
     output_cost_per_token: Number | None = None
+    context_window: WholeNumber | None = None  # for models litellm does not know; its own figure otherwise
+
+
+ModelTask = Literal["triage", "coding", "review"]
+
+
+class TaskModels(Settings):
+    """One task under `models.tasks`: the models it may use and the one it uses while evidence is lacking."""
+
+    candidates: Items[Text] = ()  # none: every model allowed for the project
+    default: Text | None = None  # none: `model.name`
+
+
+class TasksModels(Settings):
+    triage: Section[TaskModels] = Field(default_factory=TaskModels)
+    coding: Section[TaskModels] = Field(default_factory=TaskModels)
+    review: Section[TaskModels] = Field(default_factory=TaskModels)
+
+
+class MetaAgentSettings(Settings):
+    """A model call that picks among the allowed candidates; any failure or invalid answer leaves it to the rules."""
+
+    enabled: Flag = False
+    model: Text | None = None  # none: `model.name`
+
+
+class ModelsSettings(Settings):
+    """The `models:` section: which models Paid may use, and how it picks one per task (`learning/selection.py`).
+
+    Without it every task uses `model:`, as before. A model litellm has no price for is allowed only with its
+    prices here (`catalogue`)."""
+
+    allowed: Items[Text] = ()  # none: the models this file names (model, its fallbacks, catalogue, tasks)
+    catalogue: Items[ModelSettings] = ()  # how to reach and price a model beyond `model:` (local, scripted, ...)
+    tasks: Section[TasksModels] = Field(default_factory=TasksModels)
+    quality_floor: Number = 0.6  # a model's observed mean quality for the task must reach this...
+    min_samples: WholeNumber = 5  # ...over at least this many scored issues, for the rules to prefer it
+    cheaper_at: Number = 0.8  # from this share of a budget spent, the cheapest allowed model
+    meta_agent: Section[MetaAgentSettings] = Field(default_factory=MetaAgentSettings)
 
 
 class ChecksSettings(Settings):
@@ -244,6 +283,7 @@ class RepoDefaults(Settings):
     max_follow_ups: WholeNumber = 3
     risk_policy: Items[RiskRule] = ()  # first match wins
     review_rounds: WholeNumber = 2  # remediation rounds for blocking findings before escalating to a human
+    allowed_models: Items[Text] = ()  # none: every model of `models.allowed`; else a narrower list of them
     prompts_dir: Text | None = None  # templates here override the built-in ones of the same name
     checks: Items[CheckCommand] = ()  # the project's checks, replacing what Paid discovers from its files
     setup: Section[SetupSettings] = Field(default_factory=SetupSettings)
@@ -298,6 +338,7 @@ class PaidConfig(Settings):
 
     github: Section[GitHubSettings] = Field(default_factory=GitHubSettings)
     model: Section[ModelSettings] = Field(default_factory=ModelSettings)
+    models: Section[ModelsSettings] = Field(default_factory=ModelsSettings)
     limits: Section[Limits] = Field(default_factory=Limits)
     retries: Section[RetrySettings] = Field(default_factory=RetrySettings)
     checks: Section[ChecksSettings] = Field(
@@ -329,10 +370,71 @@ class PaidConfig(Settings):
             repo.model_copy(update={k: v for k, v in given.items() if k not in repo.model_fields_set}) for repo in repos
         )
 
+    @model_validator(mode="after")
+    def _models_allowed(self) -> PaidConfig:
+        """Tasks and repositories may only name allowed models; a repository may only narrow the list."""
+        allowed, problems = set(self.allowed_models()), []
+        tasks = self.models.tasks
+        named = {
+            f"models.tasks.{task}": [*getattr(tasks, task).candidates, getattr(tasks, task).default]
+            for task in get_args(ModelTask)
+        }
+        named["models.meta_agent.model"] = [self.models.meta_agent.model]
+        for repo in self.repositories:
+            named[f"repositories[{repo.name}].allowed_models"] = list(repo.allowed_models)
+        for where, names in named.items():
+            outside = [name for name in names if name is not None and name not in allowed]
+            if outside:
+                problems.append(f"{where}: {', '.join(outside)} not in models.allowed ({', '.join(sorted(allowed))})")
+        for repo in self.repositories if not problems else ():
+            for task in get_args(ModelTask):
+                if not self.task_candidates(task, repo.name):
+                    problems.append(
+                        f"repositories[{repo.name}]: no model left for {task} (models.tasks.{task}.candidates"
+                        " and allowed_models have none in common)"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def source(self) -> str:
         """The file this was read from."""
         return self._source
+
+    def allowed_models(self, repository: str | None = None) -> tuple[str, ...]:
+        """The models Paid may call, for one repository when named: `models.allowed` (else every model this file
+        names), narrowed by the repository's `allowed_models`."""
+        models = self.models
+        names: tuple[str | None, ...] = models.allowed or (
+            self.model.name,
+            *self.model.fallbacks,
+            *(entry.name for entry in models.catalogue),
+            *(name for task in get_args(ModelTask) for name in getattr(models.tasks, task).candidates),
+            *(getattr(models.tasks, task).default for task in get_args(ModelTask)),
+            models.meta_agent.model,
+        )
+        allowed = tuple(dict.fromkeys(name for name in names if name))
+        narrowed = self.repository(repository).allowed_models if repository else ()
+        return tuple(name for name in allowed if name in narrowed) if narrowed else allowed
+
+    def task_candidates(self, task: ModelTask, repository: str | None = None) -> tuple[str, ...]:
+        """The models a task may use in a repository: its candidates (else all) that are allowed there."""
+        allowed = self.allowed_models(repository)
+        listed = getattr(self.models.tasks, task).candidates
+        return tuple(name for name in (listed or allowed) if name in allowed)
+
+    def task_default(self, task: ModelTask) -> str:
+        return getattr(self.models.tasks, task).default or self.model.name
+
+    def model_settings(self, name: str) -> ModelSettings:
+        """How to call a model: `model:` for its own name, a `models.catalogue` entry, else litellm's defaults."""
+        if name == self.model.name:
+            return self.model
+        for entry in self.models.catalogue:
+            if entry.name == name:
+                return entry
+        return ModelSettings(name=name, temperature=self.model.temperature, timeout_seconds=self.model.timeout_seconds)
 
     def repository(self, name: str) -> RepoSettings:
         for repo in self.repositories:
@@ -365,11 +467,15 @@ EXPECTED = {
 MAPPINGS = {
     "risk_policy": "a rule {glob: 'src/**', tier: low|medium|high}",
     "checks": "a check {name, command, parser}",
+    "catalogue": "a model {name, api_base, input_cost_per_token, output_cost_per_token}",
 }  # what an item of the list is
 LISTS = {
     "repositories": "a list of `owner/name` entries",
     "secret_env": "a list of environment variable names",
     "fallbacks": "a list of model names",
+    "allowed": "a list of model names",
+    "allowed_models": "a list of model names",
+    "candidates": "a list of model names",
 }
 
 
@@ -442,7 +548,8 @@ def parse_config(data: Any, source: str = "<memory>") -> PaidConfig:
 def register_secrets(config: PaidConfig) -> None:
     """Every value Paid holds as a secret is known by value from here on, whatever its variable is called."""
     github, model = config.github, config.model
-    SECRETS.register_env(github.token_env, github.review_token_env, model.api_key_env, *config.secret_env)
+    catalogue = (entry.api_key_env for entry in config.models.catalogue)
+    SECRETS.register_env(github.token_env, github.review_token_env, model.api_key_env, *catalogue, *config.secret_env)
     SECRETS.register(config.ledger_url, "ledger_url")
 
 

@@ -17,6 +17,7 @@ from .assets.outcomes import (
     quality_score_valid,
 )
 from .assets.review import review
+from .assets.scorecard import model_scorecard
 from .jobs import paid_build_job, paid_costs_job, paid_score_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .resources.tables import TableIOManager
@@ -33,7 +34,7 @@ paid_automation_sensor = AutomationConditionSensorDefinition(
     "paid_automation_sensor",
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Evaluates the rollups' automation conditions (costs, spend, prompt outcomes) every 30 s.",
+    description="Evaluates the rollups' automation conditions (costs, spend, prompt outcomes, models) every 30 s.",
 )
 
 defs = Definitions(
@@ -45,6 +46,7 @@ defs = Definitions(
         review,
         quality_score,
         prompt_outcomes,
+        model_scorecard,
         llm_costs,
         project_spend,
         decisions,

@@ -201,6 +201,13 @@ def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path) -> None:
         ok = paid("doctor", "--config", str(path), env=token)
         assert ok.returncode == 0 and "all good" in ok.stdout and f"{seed.repo} (write)" in ok.stdout
 
+        config["models"] = {"allowed": [config["model"]["name"], "openai/homebrew-7b"]}
+        path.write_text(yaml.safe_dump(config))
+        unpriced = paid("doctor", "--config", str(path), env=token)
+        assert unpriced.returncode == 1 and "litellm has no price for openai/homebrew-7b" in unpriced.stdout
+        assert "under models.catalogue in paid.yaml" in unpriced.stdout
+        del config["models"]
+
         bad_token = paid("doctor", "--config", str(path), env={**home, "PAID_FORGE_TOKEN": "ghp_wrong"})
         assert bad_token.returncode == 1 and "rejected the token" in bad_token.stdout
 

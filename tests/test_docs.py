@@ -35,7 +35,7 @@ def test_the_architecture_page_describes_what_is_built() -> None:
         assert resource in page
     # What the design has and the build does not is said to be missing, never described as present.
     built = page.split("## 9.")[0]
-    for absent in ("SandboxResource", "model_scorecard", "GitHub App", "EnvVar", "tool.call", "gate sensor"):
+    for absent in ("SandboxResource", "GitHub App", "EnvVar", "tool.call", "gate sensor"):
         assert absent not in built, absent
         assert absent.split()[0] in page.split("## 9.")[1], absent
     steps = len(defs.resolve_job_def("paid_build").asset_layer.selected_asset_keys)

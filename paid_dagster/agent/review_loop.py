@@ -15,6 +15,7 @@ from ..github.effects import MARKER, Record
 from ..github.publish import NEEDS_HUMAN, PublishedRun, comment_once, label_once, publish_run
 from ..keys import idempotency_key, issue_key
 from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
+from ..learning.selection import SelectionRequest, gateway_for
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..llm import LLMGateway
@@ -69,6 +70,7 @@ class FreshReview:
     client: GitHubClient  # Paid's own identity: the diff, remediation pushes, the escalation
     reviewer: GitHubClient  # the identity that posts reviews (github.review_token_env, else Paid's own)
     prompts_dir: Path | None
+    gateway: LLMGateway  # turned to the model selected for the review
 
 
 def review_published_run(request: ReviewRequest) -> ReviewOutcome:
@@ -110,7 +112,20 @@ def refuse_unfinished_review(request: ReviewRequest, pr: int) -> None:
 def start_fresh_review(request: ReviewRequest, pr: int) -> FreshReview:
     settings = request.config.repository(request.issue.repo)
     prompts_dir = Path(settings.prompts_dir) if settings.prompts_dir else None
-    return FreshReview(request, pr, settings, request.github.client(), request.github.review_client(), prompts_dir)
+    gateway = gateway_for(
+        SelectionRequest(
+            config=request.config,
+            project=request.issue.repo,
+            task="review",
+            ledger=request.ledger,
+            stream=request.key,
+            run_id=request.attempt,
+            idempotency_key=idempotency_key(Kind.DECISION_MADE, request.attempt, DecisionKind.MODEL, "review"),
+            gateway=request.gateway,
+        )
+    )
+    client, reviewer = request.github.client(), request.github.review_client()
+    return FreshReview(request, pr, settings, client, reviewer, prompts_dir, gateway)
 
 
 def review_in_rounds(review: FreshReview) -> ReviewOutcome:
@@ -127,7 +142,7 @@ def review_in_rounds(review: FreshReview) -> ReviewOutcome:
             break
         rounds = round_number
         findings, prompt_version = ai_review(
-            request.gateway, request.issue.repo, review.pr, diff, request.key, run.run_id, review.prompts_dir
+            review.gateway, request.issue.repo, review.pr, diff, request.key, run.run_id, review.prompts_dir
         )
         blocking = [f for f in findings if f.blocking]
         post_review_once(review, run.run_id, round_number, tier, findings, prompt_version, paths)

@@ -16,6 +16,7 @@ from ..config import ChecksSettings, Limits, PaidConfig, RepoSettings
 from ..github.client import IssueSnapshot
 from ..keys import branch_name, idempotency_key, issue_key
 from ..learning.decisions import Decision, DecisionKind, record_decision
+from ..learning.selection import Selection, SelectionRequest, select_model
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..llm import LLMGateway
@@ -105,7 +106,7 @@ def choose_engine(
     if name == "mini-swe-agent":
         return MiniSweAgentEngine(gateway, stream, run_id, prompts_dir, progress)
     if name in CLI_ENGINES:
-        model = config.model.name.split("/", 1)[-1] if config.model.name else None
+        model = gateway.settings.name.split("/", 1)[-1] if gateway.settings.name else None
         return CLI_ENGINES[name](worktree, model, ledger, stream, run_id, settings.sandbox, settings.sandbox_image)
     raise ValueError(f"unknown engine {name!r}: use mini-swe-agent, {', '.join(CLI_ENGINES)}")
 
@@ -177,8 +178,8 @@ class AgentRunRequest:
     progress: Progress = silent  # each turn, the setup and each checks round as it happens (the Dagster run log)
 
 
-def record_start(request: AgentRunRequest, stream: str, branch: str, base: str) -> None:
-    issue, settings, config = request.issue, request.settings, request.config
+def record_start(request: AgentRunRequest, stream: str, branch: str, base: str, model: str) -> None:
+    issue, settings = request.issue, request.settings
     request.ledger.append(
         stream,
         Kind.RUN_STARTED,
@@ -189,7 +190,7 @@ def record_start(request: AgentRunRequest, stream: str, branch: str, base: str) 
             "branch": branch,
             "base": base,
             "engine": settings.engine,
-            "model": config.model.name,
+            "model": model,
             **request.attempt,
         },
         idempotency_key=idempotency_key(Kind.RUN_STARTED, request.run_id),
@@ -210,22 +211,30 @@ def task_prompt(request: AgentRunRequest, overrides: Path | None) -> RenderedPro
     )
 
 
-CONFIGURED = "configured in paid.yaml"
+def select_coding_model(request: AgentRunRequest, stream: str) -> Selection:
+    """The coding model by the selection policy (`learning/selection.py`), recorded as the run's model decision.
+    A CLI engine calls its provider itself with the model it is configured for: that one, if allowed."""
+    config, settings = request.config, request.settings
+    return select_model(
+        SelectionRequest(
+            config=config,
+            project=request.issue.repo,
+            task="coding",
+            ledger=request.ledger,
+            stream=stream,
+            run_id=request.run_id,
+            idempotency_key=idempotency_key(Kind.DECISION_MADE, request.run_id, str(DecisionKind.MODEL)),
+            gateway=request.gateway,
+            only=(config.task_default("coding"),) if settings.engine in CLI_ENGINES else (),
+        )
+    )
 
 
 def record_choices(request: AgentRunRequest, stream: str, prompt: RenderedPrompt) -> None:
-    """The run's engine, model and sandbox as decisions, each with what it was chosen from and why."""
-    settings, config = request.settings, request.config
+    """The run's engine and sandbox as decisions (the model's is the selection's), with candidates and why."""
+    settings = request.settings
     context = {"prompt_template_hash": prompt.template_hash, "prompt_hash": prompt.rendered_hash}
     for decision in (
-        Decision(
-            DecisionKind.MODEL,
-            config.model.name,
-            CONFIGURED,
-            [config.model.name, *config.model.fallbacks],
-            {**context, "task": "coding"},
-            request.run_id,
-        ),
         Decision(
             DecisionKind.ENGINE, settings.engine, "configured in paid.yaml", [settings.engine], context, request.run_id
         ),
@@ -280,7 +289,13 @@ def prepare_for_run(
 
 
 def without_the_agent(
-    request: AgentRunRequest, workspace: Workspace, branch: str, base: str, preparation: Preparation, started: float
+    request: AgentRunRequest,
+    workspace: Workspace,
+    branch: str,
+    base: str,
+    preparation: Preparation,
+    started: float,
+    model: str,
 ) -> AgentRunResult:
     """The run when setup failed and was required: no model call, nothing committed, the reason said."""
     step = preparation.failed_step
@@ -293,7 +308,7 @@ def without_the_agent(
         outcome=RunOutcome.SETUP_FAILED,
         engine=request.settings.engine,
         sandbox=request.settings.sandbox,
-        model=request.config.model.name,
+        model=model,
         turns=0,
         llm_calls=0,
         tokens_in=0,
@@ -323,14 +338,17 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
     base = settings.base_branch or request.default_branch
     branch = branch_name(settings.branch_prefix, issue.number, issue.title)
     started = time.monotonic()
-    record_start(request, stream, branch, base)
+    # Before anything is recorded as started: when no model may do the work, the run does not start.
+    selection = select_coding_model(request, stream)
+    gateway = request.gateway.using(selection.settings)
+    record_start(request, stream, branch, base, selection.model)
     try:
         workspace = Workspace(Path(config.work_dir) / run_id / "repo", request.clone_url, request.token, branch, base)
         workspace.prepare()
         preparation = prepare_for_run(workspace.path, config, settings, ledger, stream, run_id)
         request.progress(f"setup: {one_line(preparation.explained(), 300)}")
         if preparation.failed and settings.setup.required:
-            run = without_the_agent(request, workspace, branch, base, preparation, started)
+            run = without_the_agent(request, workspace, branch, base, preparation, started, selection.model)
             ledger.append(
                 stream, Kind.RUN_FINISHED, run.as_dict(), idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id)
             )
@@ -350,7 +368,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
                     settings,
                     workspace.path,
                     config,
-                    request.gateway,
+                    gateway,
                     ledger,
                     stream,
                     run_id,
@@ -398,7 +416,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
             outcome=outcome,
             engine=settings.engine,
             sandbox=sandbox.name,
-            model=config.model.name,
+            model=selection.model,
             turns=result.turns,
             llm_calls=int(totals["llm_calls"]),
             tokens_in=int(totals["tokens_in"]),

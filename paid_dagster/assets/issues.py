@@ -11,7 +11,9 @@ from ..agent.triage import TriageDecision, record_triage, triage_issue
 from ..github.client import TriggeredIssue
 from ..github.effects import unlabel
 from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
-from ..keys import parse_issue_key
+from ..keys import idempotency_key, parse_issue_key
+from ..learning.decisions import DecisionKind
+from ..learning.selection import SelectionRequest, gateway_for
 from ..ledger import Event
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
@@ -114,13 +116,26 @@ def triage(
         if "<!-- paid:" not in (c.get("body") or "")
     ]
     overrides = Path(repo_settings.prompts_dir) if repo_settings.prompts_dir else None
-    decision = triage_issue(llm.gateway(events, issue.repo), issue, context.partition_key, discussion, overrides)
+    gateway = gateway_for(
+        SelectionRequest(
+            config=config,
+            project=issue.repo,
+            task="triage",
+            ledger=events,
+            stream=context.partition_key,
+            run_id="",
+            idempotency_key=idempotency_key(Kind.DECISION_MADE, context.run.run_id, DecisionKind.MODEL, "triage"),
+            gateway=llm.gateway(events, issue.repo),
+        )
+    )
+    decision = triage_issue(gateway, issue, context.partition_key, discussion, overrides)
     record_triage(events, context.partition_key, decision, context.run.run_id, attempt, run_key)
     metadata = {
         "decision": "clear" if decision.clear else "needs_info",
         "reason": decision.reason,
         "prompt_version": decision.prompt_template_hash,
         "parsed": decision.parsed,
+        "model": gateway.settings.name,
     }
     if not decision.clear:
         attempt = str(github_issue.label_event_id or context.run.run_id)

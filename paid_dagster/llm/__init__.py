@@ -1,5 +1,5 @@
 """Model calls through litellm, each recorded as an `llm.call` event with litellm's own cost figure."""
 
-from .gateway import LLMError, LLMGateway, LLMReply
+from .gateway import LLMError, LLMGateway, LLMReply, ModelNotAllowed
 
-__all__ = ["LLMError", "LLMGateway", "LLMReply"]
+__all__ = ["LLMError", "LLMGateway", "LLMReply", "ModelNotAllowed"]

@@ -28,6 +28,10 @@ class BudgetExceeded(LLMError):
     """The project's budget is spent: the call was not made."""
 
 
+class ModelNotAllowed(LLMError):
+    """The model is not allowed for the project (`models.allowed`, `allowed_models`): the call was not made."""
+
+
 @dataclass(frozen=True)
 class LLMReply:
     content: str
@@ -61,12 +65,36 @@ def register_prices(settings: ModelSettings) -> None:
 
 class LLMGateway:
     def __init__(
-        self, settings: ModelSettings, ledger: Ledger | None = None, guard: Callable[[], str | None] | None = None
+        self,
+        settings: ModelSettings,
+        ledger: Ledger | None = None,
+        guard: Callable[[], str | None] | None = None,
+        allowed: frozenset[str] | None = None,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
         self.guard = guard  # says why no more calls may be made (a spent budget), checked before each call
+        # The project's allowed models, enforced here, the last point before a call: whatever chose the model (the
+        # selection policy, an experiment's variant, a fallback list), no other model is called. None: unrestricted.
+        self.allowed = allowed
         register_prices(settings)
+
+    def using(self, settings: ModelSettings) -> LLMGateway:
+        """The same door (ledger, budget guard, allowed models) to another model."""
+        return LLMGateway(settings, self.ledger, self.guard, self.allowed)
+
+    def refusal(self) -> str | None:
+        """Why this gateway's model may not be called for the project, or None."""
+        if self.allowed is None or self.settings.name in self.allowed:
+            return None
+        return (
+            f"the model {self.settings.name} is not allowed for this project"
+            f" (allowed: {', '.join(sorted(self.allowed))}); add it to models.allowed and the repository's"
+            " allowed_models in paid.yaml to use it"
+        )
+
+    def allowed_fallbacks(self) -> list[str]:
+        return [name for name in self.settings.fallbacks if self.allowed is None or name in self.allowed]
 
     def _kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -86,8 +114,8 @@ class LLMGateway:
             kwargs["api_key"] = key
         elif self.settings.api_base:
             kwargs["api_key"] = "not-needed"  # local OpenAI-compatible servers still want a key
-        if self.settings.fallbacks:
-            kwargs["fallbacks"] = list(self.settings.fallbacks)
+        if self.allowed_fallbacks():
+            kwargs["fallbacks"] = self.allowed_fallbacks()  # a fallback not allowed is never passed on
         return kwargs
 
     def complete(
@@ -106,6 +134,22 @@ class LLMGateway:
                 )
                 record_budget_stop(self.ledger, stream, purpose, run_id, refusal)
             raise BudgetExceeded(refusal)
+        not_allowed = self.refusal()
+        if not_allowed:
+            if self.ledger is not None:
+                self.ledger.append(
+                    stream,
+                    Kind.LLM_ERROR,
+                    {
+                        "model": self.settings.name,
+                        "purpose": purpose,
+                        "run_id": run_id,
+                        "error": not_allowed,
+                        "error_type": ModelNotAllowed.__name__,
+                        "latency_ms": 0.0,
+                    },
+                )
+            raise ModelNotAllowed(not_allowed)
         # What the agent saw in its sandbox and what issue authors wrote goes to a third party: never a secret.
         messages = [{**m, "content": redact_obj(m.get("content"))} for m in messages]
         started = time.monotonic()

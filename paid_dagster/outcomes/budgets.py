@@ -60,6 +60,19 @@ def budget_status(
     return worst
 
 
+def spent_share(
+    ledger: Ledger, project: str, daily_usd: float | None, monthly_usd: float | None, now: datetime | None = None
+) -> tuple[float, str]:
+    """The largest share of the project's budgets spent so far, and which budget that is (0 and "" with none)."""
+    now = now or datetime.now(UTC)
+    shares = [
+        (ledger.project_spend(project, period_starts(now)[name], now + timedelta(seconds=1)) / limit, name)
+        for name, limit in (("daily", daily_usd), ("monthly", monthly_usd))
+        if limit
+    ]
+    return max(shares, default=(0.0, ""))
+
+
 class Notifier:
     """Where budget and gate notices go: the log, or a webhook that receives the notice as JSON."""
 

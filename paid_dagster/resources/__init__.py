@@ -89,7 +89,8 @@ class LLMResource(ConfigurableResource):
     settings: SettingsResource
 
     def gateway(self, ledger: Ledger, project: str | None = None) -> LLMGateway:
-        """With a project, each call first checks the project's daily and monthly budgets."""
+        """With a project, each call first checks the project's daily and monthly budgets; only the models allowed
+        (for the project when given) are ever called."""
         config = self.settings.load()
         guard = None
         if project is not None:
@@ -99,7 +100,7 @@ class LLMResource(ConfigurableResource):
                 status = budget_status(ledger, project, repo.budget_daily_usd, repo.budget_monthly_usd)
                 return status.reason if status.level == "exceeded" else None
 
-        return LLMGateway(config.model, ledger, guard)
+        return LLMGateway(config.model, ledger, guard, frozenset(config.allowed_models(project)))
 
 
 __all__ = ["GitHubResource", "LLMResource", "LedgerResource", "SettingsResource"]
