@@ -187,11 +187,11 @@ def materialize_rollups(instance: Any, defs: Any, partition: str) -> list[str]:
             instance=instance, partition_key=key, raise_on_error=False
         )
         done.append(f"{job}[{key}]: {'ok' if result.success else 'failed'}")
-    rollups = [AssetKey("project_spend"), AssetKey("prompt_outcomes")]
+    names = ("project_spend", "prompt_outcomes", "decisions", "quality_signals")
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, asset_selection=rollups, raise_on_error=False
+        instance=instance, asset_selection=[AssetKey(name) for name in names], raise_on_error=False
     )
-    done.append(f"project_spend, prompt_outcomes: {'ok' if result.success else 'failed'}")
+    done.append(f"{', '.join(names)}: {'ok' if result.success else 'failed'}")
     return done
 
 

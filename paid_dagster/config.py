@@ -182,6 +182,14 @@ class GateSettings(Settings):
     resume_label: Text = "paid-resume"  # a trusted person putting this label on any issue lifts a pause
 
 
+class OutcomeSettings(Settings):
+    """The `outcomes:` section: what counts as a good score (a bad one is under `gates.floor`), and how much
+    history a statistic needs before it is reported."""
+
+    good_at: Number = 0.7  # a score at least this is good
+    min_sample: WholeNumber = 20  # fewer issues than this: "not enough data", no statistic
+
+
 class SetupSettings(Settings):
     """A repository's `setup:`: how its environment is prepared, in the sandbox, before the agent starts.
 
@@ -338,6 +346,7 @@ class PaidConfig(Settings):
     )
     scoring: Section[ScoreWeights] = Field(default_factory=ScoreWeights)
     gates: Section[GateSettings] = Field(default_factory=GateSettings)
+    outcomes: Section[OutcomeSettings] = Field(default_factory=OutcomeSettings)
     notifier: Section[NotifierSettings] = Field(default_factory=NotifierSettings)
     concurrency: Section[ConcurrencySettings] = Field(default_factory=ConcurrencySettings)
     first_tick_backlog: WholeNumber = 10

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
 from .assets import agent_run, github_issue, pull_request, triage
+from .assets.decisions import decisions, quality_signals
 from .assets.outcomes import (
     llm_costs,
     llm_costs_valid,
@@ -48,6 +49,8 @@ defs = Definitions(
         model_scorecard,
         llm_costs,
         project_spend,
+        decisions,
+        quality_signals,
     ],
     asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
     jobs=[paid_build_job, paid_score_job, paid_costs_job],

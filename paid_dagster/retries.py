@@ -13,6 +13,7 @@ import requests
 
 from .config import RetrySettings
 from .keys import idempotency_key, parse_issue_key
+from .learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from .ledger import Event, Ledger
 from .ledger.kinds import Kind
 
@@ -84,7 +85,7 @@ def record_failure(ledger: Ledger, key: str, failure: Failure, dagster_run_id: s
 
 
 @dataclass(frozen=True)
-class Decision:
+class RetryVerdict:
     """What the policy does with a failed attempt: retry now, wait until `due`, or give up."""
 
     action: str  # retry | wait | give_up
@@ -118,18 +119,44 @@ class Decision:
         return f"{repo}#{number}: gave up ({self.why}); commented and labeled {FAILED_LABEL}"
 
 
+def record_verdict(ledger: Ledger, verdict: RetryVerdict, settings: RetrySettings) -> None:
+    """The policy's verdict on a failed run as a decision: once per failed run and action, so that the ticks
+    that keep waiting on the same failure count once."""
+    data = verdict.failed.data
+    record_decision(
+        ledger,
+        verdict.key,
+        Decision(
+            DecisionKind.RETRY,
+            verdict.action,
+            verdict.why,
+            ("retry", "wait", "give_up"),
+            {
+                "stage": data.get("stage"),
+                "transient": data.get("transient"),
+                "error_type": data.get("error_type"),
+                "attempt": verdict.attempt,
+                "max_attempts": settings.max_attempts,
+                "resume_from": verdict.resume_from,
+            },
+            str(data.get("dagster_run_id") or ""),
+        ),
+        decision_key(DecisionKind.RETRY, data.get("dagster_run_id"), verdict.action),
+    )
+
+
 def backoff(settings: RetrySettings, attempt: int) -> timedelta:
     return timedelta(seconds=settings.backoff_seconds * 2 ** max(attempt - 1, 0))
 
 
-def decide(settings: RetrySettings, failed: Event, now: datetime) -> Decision:
+def decide(settings: RetrySettings, failed: Event, now: datetime) -> RetryVerdict:
     attempt = int(failed.data.get("attempt") or 1)
     if not failed.data.get("transient"):
-        return Decision("give_up", failed, attempt, now, "a permanent failure: retrying would fail the same way")
+        return RetryVerdict("give_up", failed, attempt, now, "a permanent failure: retrying would fail the same way")
     if attempt >= settings.max_attempts:
-        return Decision("give_up", failed, attempt, now, f"all {settings.max_attempts} attempts failed")
+        return RetryVerdict("give_up", failed, attempt, now, f"all {settings.max_attempts} attempts failed")
     due = failed.at + backoff(settings, attempt)
-    return Decision("retry" if now >= due else "wait", failed, attempt, due, "a transient failure")
+    return RetryVerdict("retry" if now >= due else "wait", failed, attempt, due, "a transient failure")
 
 
 def undecided(ledger: Ledger) -> list[Event]:
@@ -145,27 +172,27 @@ def undecided(ledger: Ledger) -> list[Event]:
     return pending
 
 
-def record_retry(ledger: Ledger, decision: Decision, settings: RetrySettings) -> bool:
+def record_retry(ledger: Ledger, verdict: RetryVerdict, settings: RetrySettings) -> bool:
     """`retry.scheduled`; False when another tick scheduled it already."""
     data: dict[str, Any] = {
-        "attempt": decision.attempt + 1,
+        "attempt": verdict.attempt + 1,
         "of": settings.max_attempts,
-        "reason": f"{decision.failed.data.get('error_type')}: {decision.failed.data.get('error')}",
-        "stage": decision.failed.data.get("stage"),
-        "backoff_s": backoff(settings, decision.attempt).total_seconds(),
-        "dagster_run_id": decision.failed.data.get("dagster_run_id"),
-        "run_key": decision.next_run_key,
-        "resume_from": decision.resume_from,
+        "reason": f"{verdict.failed.data.get('error_type')}: {verdict.failed.data.get('error')}",
+        "stage": verdict.failed.data.get("stage"),
+        "backoff_s": backoff(settings, verdict.attempt).total_seconds(),
+        "dagster_run_id": verdict.failed.data.get("dagster_run_id"),
+        "run_key": verdict.next_run_key,
+        "resume_from": verdict.resume_from,
     }
-    key = idempotency_key(Kind.RETRY_SCHEDULED, decision.failed.data.get("dagster_run_id"))
-    return ledger.append(decision.key, Kind.RETRY_SCHEDULED, data, idempotency_key=key) is not None
+    key = idempotency_key(Kind.RETRY_SCHEDULED, verdict.failed.data.get("dagster_run_id"))
+    return ledger.append(verdict.key, Kind.RETRY_SCHEDULED, data, idempotency_key=key) is not None
 
 
-def give_up_text(decision: Decision) -> str:
-    data = decision.failed.data
+def give_up_text(verdict: RetryVerdict) -> str:
+    data = verdict.failed.data
     stage, error = data.get("stage"), str(data.get("error") or data.get("error_type"))
     how = (
-        f"It failed {decision.attempt} time(s) for a reason that usually passes ({decision.why})"
+        f"It failed {verdict.attempt} time(s) for a reason that usually passes ({verdict.why})"
         if data.get("transient")
         else "It failed for a reason that another attempt would not change"
     )
@@ -176,15 +203,15 @@ def give_up_text(decision: Decision) -> str:
     )
 
 
-def record_gave_up(ledger: Ledger, decision: Decision) -> None:
-    data = decision.failed.data
+def record_gave_up(ledger: Ledger, verdict: RetryVerdict) -> None:
+    data = verdict.failed.data
     ledger.append(
-        decision.key,
+        verdict.key,
         Kind.RUN_GAVE_UP,
         {
-            "attempts": decision.attempt,
+            "attempts": verdict.attempt,
             "stage": data.get("stage"),
-            "reason": decision.why,
+            "reason": verdict.why,
             "transient": data.get("transient"),
             "dagster_run_id": data.get("dagster_run_id"),
             "error": data.get("error"),

@@ -14,7 +14,7 @@ from ..github.client import GitHubClient, IssueSnapshot
 from ..github.effects import MARKER, Record
 from ..github.publish import NEEDS_HUMAN, PublishedRun, comment_once, label_once, publish_run
 from ..keys import idempotency_key, issue_key
-from ..learning.decisions import DecisionKind
+from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from ..learning.selection import SelectionRequest, gateway_for
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
@@ -151,6 +151,7 @@ def review_in_rounds(review: FreshReview) -> ReviewOutcome:
         if round_number > settings.review_rounds:
             escalated = escalate(review, [f.as_line() for f in blocking], run.run_id)
             break
+        record_remediation(review, run.run_id, round_number, tier, blocking)
         run = remediate(review, blocking)
     outcome = ReviewOutcome(ReviewState.ESCALATED if escalated else ReviewState.REVIEWED, tier, rounds, tuple(findings))
     record_finished(review, outcome)
@@ -215,6 +216,23 @@ def post_review_once(
     )
 
 
+def record_remediation(
+    review: FreshReview, run_id: str, round_number: int, tier: str, blocking: list[ReviewFinding]
+) -> None:
+    """Blocking findings sent back to the agent: once per reviewed run and round, whatever is retried."""
+    request = review.request
+    decision = Decision(
+        DecisionKind.REMEDIATION,
+        "remediate",
+        f"{len(blocking)} blocking finding(s) in round {round_number} of {review.settings.review_rounds}",
+        ("remediate", "escalate"),
+        {"pr_number": review.pr, "round": round_number, "tier": tier, "findings": [f.as_line() for f in blocking][:20]},
+        run_id,
+    )
+    key = decision_key(DecisionKind.REMEDIATION, request.key, request.attempt, round_number)
+    record_decision(request.ledger, request.key, decision, key)
+
+
 def remediate(review: FreshReview, blocking: list[ReviewFinding]) -> AgentRunResult:
     """The agent fixes the blocking findings on the same branch; the PR is updated."""
     request = review.request
@@ -250,6 +268,16 @@ def escalate(review: FreshReview, left: list[str], run_id: str) -> bool:
         "I could not resolve the review's blocking findings on my own, so this needs a person. What is"
         " left:\n\n" + "\n".join(f"- {line}" for line in left) + f"\n\n(pull request #{pr})"
     )
+    why = f"{len(left)} blocking finding(s) left after {review.settings.review_rounds} remediation round(s)"
+    decision = Decision(
+        DecisionKind.ESCALATION,
+        "escalate",
+        why,
+        ("remediate", "escalate"),
+        {"pr_number": pr, "left": left[:20], "review_rounds": review.settings.review_rounds},
+        run_id,
+    )
+    record_decision(ledger, issue_key(repo, number), decision, decision_key(DecisionKind.ESCALATION, key))
     comment_once(client, ledger, repo, number, "escalated", run_id, body, pr_number=pr)
     label_once(client, ledger, repo, number, NEEDS_HUMAN, "escalated", run_id)
     ledger.append(issue_key(repo, number), Kind.REVIEW_ESCALATED, {"pr_number": pr, "left": left}, idempotency_key=key)

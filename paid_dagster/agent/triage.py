@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ..github.client import IssueSnapshot
+from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
+from ..ledger import Ledger
+from ..ledger.kinds import Kind
 from ..llm import LLMGateway
 from ..llm.gateway import json_reply
 from .prompts import fence, render, sanitize_untrusted
@@ -63,4 +66,29 @@ def triage_issue(
         assumption=sanitize_untrusted(str(data.get("assumption", "")), 1000),
         prompt_template_hash=prompt.template_hash,
         prompt_hash=prompt.rendered_hash,
+    )
+
+
+def record_triage(
+    ledger: Ledger, stream: str, decision: TriageDecision, dagster_run_id: str, attempt: str, run_key: str | None
+) -> None:
+    """`triage.decided` and its `decision.made`, once per attempt (a label event or a reply) and run key."""
+    ledger.append(
+        stream,
+        Kind.TRIAGE_DECIDED,
+        {**decision.as_dict(), "dagster_run_id": dagster_run_id, "attempt": attempt, "run_key": run_key},
+    )
+    choice = "clear" if decision.clear else "needs_info"
+    record_decision(
+        ledger,
+        stream,
+        Decision(
+            DecisionKind.TRIAGE,
+            choice,
+            decision.reason or ("clear enough to start" if decision.clear else decision.question),
+            ("clear", "needs_info"),
+            {"parsed": decision.parsed, "prompt_template_hash": decision.prompt_template_hash, "attempt": attempt},
+            dagster_run_id,
+        ),
+        decision_key(DecisionKind.TRIAGE, stream, attempt, run_key or dagster_run_id),
     )

@@ -7,7 +7,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
 
 from ..agent.run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
-from ..agent.triage import TriageDecision, triage_issue
+from ..agent.triage import TriageDecision, record_triage, triage_issue
 from ..github.client import TriggeredIssue
 from ..github.effects import unlabel
 from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
@@ -129,11 +129,7 @@ def triage(
         )
     )
     decision = triage_issue(gateway, issue, context.partition_key, discussion, overrides)
-    events.append(
-        context.partition_key,
-        Kind.TRIAGE_DECIDED,
-        {**decision.as_dict(), "dagster_run_id": context.run.run_id, "attempt": attempt, "run_key": run_key},
-    )
+    record_triage(events, context.partition_key, decision, context.run.run_id, attempt, run_key)
     metadata = {
         "decision": "clear" if decision.clear else "needs_info",
         "reason": decision.reason,

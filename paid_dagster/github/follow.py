@@ -8,6 +8,7 @@ from typing import Any
 
 from ..config import RepoSettings
 from ..keys import idempotency_key, parse_issue_key
+from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from .client import GitHubClient
@@ -35,6 +36,8 @@ def open_paid_pulls(ledger: Ledger) -> dict[str, tuple[str, int]]:
             pulls.pop(event.stream, None)
     return pulls
 
+
+FOLLOW_UPS = ("requested", "refused", "exhausted", "blocked")
 
 # Facts that hand an issue to a person: after them, Paid starts no follow-up run on its own.
 ESCALATIONS = (Kind.REVIEW_ESCALATED, Kind.FOLLOW_UP_EXHAUSTED)
@@ -96,17 +99,29 @@ def follow_pull(
         new_facts.append(item.id)
         if item.command == "retry":
             outcome.retry_run_keys.append(f"{key}:retry:{item.id}")
+            retry = Decision(
+                DecisionKind.TRIGGER,
+                "accepted",
+                f"{item.user} commented `/paid retry` on pull request #{pr_number}",
+                ("accepted", "refused"),
+                {"cause": "retry_command", "user": item.user, "pr_number": pr_number},
+            )
+            record_decision(ledger, key, retry, decision_key(DecisionKind.TRIGGER, key, "retry", item.id))
     outcome.changed = bool(new_facts)
     outcome.settled = observation.merged or observation.state == "closed"
     if new_facts:
         outcome.score_run_key = f"{key}:score:" + ":".join(new_facts)
     if not outcome.settled and new_facts and fingerprint in new_facts:
         reason, details = _follow_up_reason(observation)
+        done = len(ledger.read(stream=key, kinds=[Kind.FOLLOW_UP_REQUESTED])) if reason else 0
+        facts = {"reason": reason, "head_sha": observation.head_sha, "pr_number": pr_number, "used": done}
+        facts["limit"] = settings.max_follow_ups
         if reason and escalated(ledger, key):
             outcome.note = f"no follow-up ({reason}): the issue was handed to a person (paid-needs-human)"
+            refusal = Decision(DecisionKind.FOLLOW_UP, "refused", "the issue was handed to a person", FOLLOW_UPS, facts)
+            record_decision(ledger, key, refusal, decision_key(DecisionKind.FOLLOW_UP, "refused", key, fingerprint))
         elif reason:
-            done = [e for e in ledger.read(stream=key, kinds=[Kind.FOLLOW_UP_REQUESTED])]
-            if len(done) < settings.max_follow_ups:
+            if done < settings.max_follow_ups:
                 run_key = f"{key}:follow_up:{reason}:{observation.head_sha}"
                 if (
                     ledger.append(
@@ -123,6 +138,9 @@ def follow_pull(
                     is not None
                 ):
                     outcome.follow_up = (run_key, reason, details)
+                why = f"{reason}: follow-up {done + 1} of {settings.max_follow_ups}"
+                requested = Decision(DecisionKind.FOLLOW_UP, "requested", why, FOLLOW_UPS, facts)
+                record_decision(ledger, key, requested, decision_key(DecisionKind.FOLLOW_UP, run_key))
             elif not any(e.data.get("escalated") for e in ledger.read(stream=key, kinds=[Kind.FOLLOW_UP_EXHAUSTED])):
                 ledger.append(
                     key,
@@ -135,6 +153,11 @@ def follow_pull(
                         "pr_number": pr_number,
                         "head_sha": observation.head_sha,
                     },
+                )
+                why = f"all {settings.max_follow_ups} follow-ups used and {reason}: handed to a person"
+                exhausted = Decision(DecisionKind.FOLLOW_UP, "exhausted", why, FOLLOW_UPS, facts)
+                record_decision(
+                    ledger, key, exhausted, decision_key(DecisionKind.FOLLOW_UP, "exhausted", key, fingerprint)
                 )
                 tell_about_exhaustion(client, ledger, key)
                 outcome.note = f"no follow-up ({reason}): all {settings.max_follow_ups} used; handed to a person"
@@ -167,3 +190,9 @@ def _follow_up_reason(observation: Any) -> tuple[str | None, str]:
     if "CHANGES_REQUESTED" in observation.reviews.values():
         return "changes_requested", "\n".join(observation.review_notes) or "a reviewer requested changes"
     return None, ""
+
+
+def record_blocked_follow_up(ledger: Ledger, key: str, run_key: str, cause: str, blocked: str) -> None:
+    """A follow-up (or `/paid retry`) run not started because the project's gate or budget stops dispatch."""
+    decision = Decision(DecisionKind.FOLLOW_UP, "blocked", blocked, FOLLOW_UPS, {"reason": cause, "run_key": run_key})
+    record_decision(ledger, key, decision, decision_key(DecisionKind.FOLLOW_UP, "blocked", run_key))

@@ -7,12 +7,14 @@ from typing import Any
 
 from ..config import RepoSettings
 from ..keys import idempotency_key, issue_key
+from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from .client import GitHubClient, GitHubError, LabelEvent
 from .publish import NEEDS_INFO
 
 SEEN_MEMORY = 500
+TRIGGER_CHOICES = ("accepted", "refused")
 
 
 @dataclass
@@ -92,14 +94,14 @@ def scan_repository(
                     f"{event.actor} has {permission!r} permission on {settings.name}; only"
                     f" {', '.join(settings.trusted_permissions)} may trigger Paid"
                 )
-                record_ignored(ledger, settings.name, issue["number"], event, reason)
+                record_ignored(ledger, settings.name, issue["number"], event, reason, "untrusted_labeler")
                 outcome.ignored.append(f"#{issue['number']}: {reason}")
                 continue
             candidates.append(Trigger(settings.name, issue["number"], event, permission))
         if first_tick and len(candidates) > backlog_cap:
             for skipped in candidates[backlog_cap:]:
                 reason = f"first tick backlog is capped at {backlog_cap}; relabel the issue to run it"
-                record_ignored(ledger, settings.name, skipped.number, skipped.event, reason)
+                record_ignored(ledger, settings.name, skipped.number, skipped.event, reason, "backlog_cap")
                 outcome.ignored.append(f"#{skipped.number}: {reason}")
             candidates = candidates[:backlog_cap]
         for trigger in candidates:
@@ -118,6 +120,7 @@ def scan_repository(
                 },
                 idempotency_key=idempotency_key(Kind.ISSUE_LABELED, trigger.run_key),
             )
+            record_trigger(ledger, trigger)
         outcome.triggers = candidates
         newest = max((i["updated_at"] for i in poll.issues), default=cursor.since)
         outcome.cursor = RepoCursor(
@@ -133,9 +136,41 @@ def scan_repository(
     return outcome
 
 
-def record_ignored(ledger: Ledger, repo: str, number: int, event: LabelEvent, reason: str) -> None:
+def record_trigger(ledger: Ledger, trigger: Trigger) -> None:
+    """A label by a trusted person, or the author's reply to the triage question, accepted: once per event."""
+    rationale = (
+        f"{trigger.event.actor} has {trigger.permission!r} permission"
+        if trigger.cause == "label"
+        else f"{trigger.event.actor}, the issue's author, answered the triage question"
+    )
+    decision = Decision(
+        DecisionKind.TRIGGER,
+        "accepted",
+        rationale,
+        TRIGGER_CHOICES,
+        {
+            "cause": trigger.cause,
+            "labeler": trigger.event.actor,
+            "permission": trigger.permission,
+            "label_event_id": trigger.event.id,
+        },
+    )
+    record_decision(ledger, trigger.partition_key, decision, decision_key(DecisionKind.TRIGGER, trigger.run_key))
+
+
+def record_ignored(ledger: Ledger, repo: str, number: int, event: LabelEvent, reason: str, why: str) -> None:
+    """A label event refused (`why`: untrusted_labeler, backlog_cap): the fact and the decision, once each."""
+    key = issue_key(repo, number)
+    decision = Decision(
+        DecisionKind.TRIGGER,
+        "refused",
+        reason,
+        TRIGGER_CHOICES,
+        {"cause": "label", "why": why, "labeler": event.actor, "label_event_id": event.id},
+    )
+    record_decision(ledger, key, decision, decision_key(DecisionKind.TRIGGER, repo, event.id))
     ledger.append(
-        issue_key(repo, number),
+        key,
         Kind.ISSUE_LABEL_IGNORED,
         {
             "repo": repo,

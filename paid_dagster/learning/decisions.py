@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..keys import idempotency_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 
@@ -56,3 +57,8 @@ class Decision:
 def record_decision(ledger: Ledger, stream: str, decision: Decision, idempotency_key: str | None = None) -> None:
     """Appends the decision to the issue's (or project's) stream; with a key, at most once however often retried."""
     ledger.append(stream, Kind.DECISION_MADE, decision.as_dict(), idempotency_key=idempotency_key)
+
+
+def decision_key(kind: DecisionKind, *parts: object) -> str:
+    """The idempotency key of a decision taken once per fact (a label event, a failed run, a review round)."""
+    return idempotency_key(Kind.DECISION_MADE, str(kind), *parts)

@@ -11,6 +11,7 @@ from typing import Any
 import litellm
 
 from ..config import ModelSettings
+from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..secrets import SECRETS, redact, redact_obj
@@ -131,6 +132,7 @@ class LLMGateway:
                 self.ledger.append(
                     stream, Kind.BUDGET_EXCEEDED, {"run_id": run_id, "purpose": purpose, "reason": refusal}
                 )
+                record_budget_stop(self.ledger, stream, purpose, run_id, refusal)
             raise BudgetExceeded(refusal)
         not_allowed = self.refusal()
         if not_allowed:
@@ -208,6 +210,15 @@ class LLMGateway:
                 },
             )
         return reply
+
+
+def record_budget_stop(ledger: Ledger, stream: str, purpose: str, run_id: str | None, refusal: str) -> None:
+    """The model call refused for a spent budget; once per run (a run stops at its first refusal)."""
+    decision = Decision(
+        DecisionKind.BUDGET_STOP, "stop_run", refusal, ("call_model", "stop_run"), {"purpose": purpose}, run_id or ""
+    )
+    key = decision_key(DecisionKind.BUDGET_STOP, stream, run_id) if run_id else None
+    record_decision(ledger, stream, decision, key)
 
 
 def json_reply(text: str) -> dict[str, Any] | None:

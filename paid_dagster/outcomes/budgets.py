@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from ..keys import idempotency_key
+from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 
@@ -108,3 +109,13 @@ def record_budget(ledger: Ledger, project: str, status: BudgetStatus, notifier: 
     )
     if event is not None:
         notifier.send({"kind": kind, **event.data})
+    if status.level == "exceeded":
+        stop = Decision(
+            DecisionKind.BUDGET_STOP,
+            "stop_dispatch",
+            status.reason,
+            ("dispatch", "stop_dispatch"),
+            {"project": project, "budget": status.budget, "spent_usd": status.spent_usd, "limit_usd": status.limit_usd},
+        )
+        stream = f"project:{project}"
+        record_decision(ledger, stream, stop, decision_key(DecisionKind.BUDGET_STOP, project, status.budget, period))

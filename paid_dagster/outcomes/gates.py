@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ..config import GateSettings
+from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 
@@ -70,7 +71,10 @@ def trip(ledger: Ledger, project: str, reason: str) -> bool:
     paused, _ = gate_state(ledger, project)
     if paused:
         return False
-    ledger.append(f"project:{project}", Kind.GATE_TRIPPED, {"project": project, "reason": reason})
+    event = ledger.append(f"project:{project}", Kind.GATE_TRIPPED, {"project": project, "reason": reason})
+    if event is not None:
+        pause = Decision(DecisionKind.GATE_PAUSE, "pause", reason, ("dispatch", "pause"), {"project": project})
+        record_decision(ledger, event.stream, pause, decision_key(DecisionKind.GATE_PAUSE, project, event.seq))
     return True
 
 
@@ -78,5 +82,10 @@ def resume(ledger: Ledger, project: str, by: str) -> bool:
     paused, _ = gate_state(ledger, project)
     if not paused:
         return False
-    ledger.append(f"project:{project}", Kind.GATE_RESUMED, {"project": project, "by": by})
+    event = ledger.append(f"project:{project}", Kind.GATE_RESUMED, {"project": project, "by": by})
+    if event is not None:
+        lift = Decision(
+            DecisionKind.GATE_RESUME, "resume", f"resumed by {by}", ("pause", "resume"), {"project": project, "by": by}
+        )
+        record_decision(ledger, event.stream, lift, decision_key(DecisionKind.GATE_RESUME, project, event.seq))
     return True

@@ -8,7 +8,7 @@ from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, Se
 
 from ..config import ConfigError
 from ..github.client import GitHubError
-from ..github.follow import follow_pull, open_paid_pulls
+from ..github.follow import follow_pull, open_paid_pulls, record_blocked_follow_up
 from ..jobs import paid_build_job, paid_score_job
 from ..outcomes.budgets import budget_status
 from ..outcomes.gates import gate_state
@@ -80,6 +80,7 @@ def paid_pr_sensor(
         for run_key, cause, _details in new_work:
             if blocked:
                 notes.append(f"{repo}#{number}: no {cause} run: {blocked}")
+                record_blocked_follow_up(events, key, run_key, cause, blocked)
                 continue
             requests.append(
                 RunRequest(

@@ -32,13 +32,14 @@ from ..resources import GitHubResource, LedgerResource, SettingsResource
 from ..retries import (
     FAILED_LABEL,
     STAGES,
-    Decision,
     Failure,
+    RetryVerdict,
     decide,
     give_up_text,
     record_failure,
     record_gave_up,
     record_retry,
+    record_verdict,
     undecided,
 )
 from ..worker import Worker, gone
@@ -72,12 +73,13 @@ def paid_retry_sensor(
     now = datetime.now(UTC)  # after the recovery: a crash found now is due now when there is no backoff
     requests: list[RunRequest] = []
     for failed in undecided(events):
-        decision = decide(config.retries, failed, now)
-        note = decision.note(config.retries, now)
-        if decision.action == "retry" and record_retry(events, decision, config.retries):
-            requests.append(retry_request(context.instance, decision))
-        elif decision.action == "give_up":
-            note = give_up(github.client(), events, decision) or note
+        verdict = decide(config.retries, failed, now)
+        note = verdict.note(config.retries, now)
+        if verdict.action == "retry" and record_retry(events, verdict, config.retries):
+            requests.append(retry_request(context.instance, verdict))
+        elif verdict.action == "give_up":
+            note = give_up(github.client(), events, verdict) or note
+        record_verdict(events, verdict, config.retries)
         notes.append(note)
     for note in notes:
         context.log.info(note)
@@ -86,39 +88,39 @@ def paid_retry_sensor(
     return SensorResult(run_requests=requests)
 
 
-def retry_request(instance: DagsterInstance, decision: Decision) -> RunRequest:
+def retry_request(instance: DagsterInstance, verdict: RetryVerdict) -> RunRequest:
     """The next attempt on the same partition: its number in the run key and tags; from `pull_request` when the
     agent's work is stored (the failure came after it), else from the start."""
-    failed_run = instance.get_run_by_id(str(decision.failed.data.get("dagster_run_id")))
+    failed_run = instance.get_run_by_id(str(verdict.failed.data.get("dagster_run_id")))
     old = dict(failed_run.tags) if failed_run else {}
     tags = {k: v for k, v in old.items() if k.startswith("paid/") and k not in WORKER_TAGS}
     tags.update(
         {
-            "paid/attempt": str(decision.attempt + 1),
-            "paid/retry_of": str(decision.failed.data.get("dagster_run_id")),
-            "paid/retry_reason": f"{decision.failed.data.get('stage')}: {decision.failed.data.get('error_type')}",
-            "paid/resume_from": decision.resume_from,
+            "paid/attempt": str(verdict.attempt + 1),
+            "paid/retry_of": str(verdict.failed.data.get("dagster_run_id")),
+            "paid/retry_reason": f"{verdict.failed.data.get('stage')}: {verdict.failed.data.get('error_type')}",
+            "paid/resume_from": verdict.resume_from,
         }
     )
-    resume = STAGES[STAGES.index(decision.resume_from) :]
+    resume = STAGES[STAGES.index(verdict.resume_from) :]
     return RunRequest(
-        run_key=decision.next_run_key,
-        partition_key=decision.key,
+        run_key=verdict.next_run_key,
+        partition_key=verdict.key,
         tags=tags,
-        asset_selection=[AssetKey(stage) for stage in resume] if decision.resume_from != STAGES[0] else None,
+        asset_selection=[AssetKey(stage) for stage in resume] if verdict.resume_from != STAGES[0] else None,
     )
 
 
-def give_up(client: GitHubClient, events: Ledger, decision: Decision) -> str | None:
+def give_up(client: GitHubClient, events: Ledger, verdict: RetryVerdict) -> str | None:
     """One comment that says what failed and how to retry, and `paid-failed`; recorded once both are on GitHub."""
-    repo, number = parse_issue_key(decision.key)
-    ref = decision.failed.data.get("dagster_run_id")
+    repo, number = parse_issue_key(verdict.key)
+    ref = verdict.failed.data.get("dagster_run_id")
     try:
-        comment_once(client, events, repo, number, "failed", ref, give_up_text(decision))
+        comment_once(client, events, repo, number, "failed", ref, give_up_text(verdict))
         label_once(client, events, repo, number, FAILED_LABEL, "failed", ref)
     except GitHubError as exc:
         return f"{repo}#{number}: giving up, but telling the issue failed ({exc}); next tick tries again"
-    record_gave_up(events, decision)
+    record_gave_up(events, verdict)
     return None
 
 

@@ -16,9 +16,11 @@ from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
 from paid_standins.inprocess import sensor_tick
 
 from paid_dagster.keys import issue_key
+from paid_dagster.learning.decisions import DecisionKind
 from paid_dagster.ledger import Ledger
 from paid_dagster.sensors import paid_retry_sensor
 
+from ..decision_counts import choices, decisions
 from .conftest import Loop
 
 MARKER = re.compile(r"<!-- paid:([a-z-]+):([^ ]+) -->")
@@ -148,6 +150,9 @@ def test_a_permanent_failure_is_not_retried_and_the_issue_is_told(loop: Loop) ->
     assert len(comments) == 1 and "`pull_request` step failed" in comments[0] and "relabel" in comments[0]
     assert "paid-failed" in [label.name for label in _labels(loop, seed.issue_number)]  # type: ignore[attr-defined]
     assert tick.skip_reason is not None
+    sensor_tick(loop.instance, loop.defs, None, sensor=paid_retry_sensor)  # nothing left to decide
+    gave_up = decisions(ledger, DecisionKind.RETRY)
+    assert [(e.data["choice"], e.data["context"]["transient"]) for e in gave_up] == [("give_up", False)]
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -175,3 +180,22 @@ def test_a_run_whose_worker_died_is_marked_failed_recorded_as_crashed_and_retrie
     assert tick.run_keys == [f"{key}:label:1:attempt:2"] and len(tick.launched) == 1
     retry = loop.instance.get_run_by_id(tick.launched[0])
     assert retry is not None and retry.tags["paid/attempt"] == "2" and retry.tags["paid/retry_of"] == run.run_id
+    assert choices(ledger, DecisionKind.RETRY, key) == ["retry"]
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_a_failure_waiting_for_its_backoff_is_one_wait_decision_however_many_ticks(loop: Loop) -> None:
+    from paid_dagster.retries import Failure, record_failure
+
+    configure(loop, backoff_seconds=3600)
+    key = issue_key(loop.stack.seed.repo, loop.stack.seed.issue_number)
+    ledger = Ledger(loop.ledger_url)
+    failure = Failure("agent_run", True, "APITimeoutError", "the model timed out")
+    record_failure(ledger, key, failure, "run-that-timed-out", 1, f"{key}:label-event:1")
+    for _ in range(3):
+        tick = sensor_tick(loop.instance, loop.defs, None, sensor=paid_retry_sensor)
+        assert not tick.run_keys and "in 3" in (tick.skip_reason or "")
+    waits = decisions(ledger, DecisionKind.RETRY, key)
+    assert [(e.data["choice"], e.data["context"]["attempt"], e.data["run_id"]) for e in waits] == [
+        ("wait", 1, "run-that-timed-out")
+    ]

@@ -13,8 +13,10 @@ from dagster import AssetKey, DagsterRunStatus, RunsFilter
 from paid_standins.inprocess import sensor_tick
 
 from paid_dagster.keys import issue_key
+from paid_dagster.learning.decisions import DecisionKind
 from paid_dagster.ledger import Ledger
 
+from ..decision_counts import choices, decisions
 from .conftest import Loop
 
 
@@ -45,6 +47,10 @@ def test_same_label_event_on_five_ticks_runs_once(loop: Loop) -> None:
     assert again.run_keys and again.deduplicated == again.run_keys and not again.launched
     assert len(loop.instance.get_runs(RunsFilter(statuses=[DagsterRunStatus.SUCCESS]))) == 1
     assert len(open_pulls(loop)) == 1
+    # Six ticks, one with the cursor lost: one trigger accepted, one triage verdict.
+    ledger, key = Ledger(loop.ledger_url), issue_key(seed.repo, 1)
+    assert choices(ledger, DecisionKind.TRIGGER, key) == ["accepted"]
+    assert choices(ledger, DecisionKind.TRIAGE, key) == ["clear"]
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -77,6 +83,10 @@ def test_untrusted_labeler_gets_no_run_and_an_event(loop: Loop) -> None:
     assert not tick.run_keys and not loop.instance.get_runs()
     ignored = Ledger(loop.ledger_url).read(kinds=["issue.label_ignored"])
     assert len(ignored) == 1 and seed.outsider in ignored[0].data["reason"] and "triage" in ignored[0].data["reason"]
+    sensor_tick(loop.instance, loop.defs, None)  # the cursor lost: the same label event seen again
+    refused = decisions(Ledger(loop.ledger_url), DecisionKind.TRIGGER)
+    assert [(e.data["choice"], e.data["context"]["why"]) for e in refused] == [("refused", "untrusted_labeler")]
+    assert refused[0].data["candidates"] == ["accepted", "refused"] and seed.outsider in refused[0].data["rationale"]
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -153,3 +163,24 @@ def test_definitions_load_from_workspace_yaml(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Validation successful" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_the_first_ticks_backlog_cap_refuses_the_rest_once_each(loop: Loop) -> None:
+    seed, forge = loop.stack.seed, loop.stack.forge
+    data = yaml.safe_load(loop.stack.config_path.read_text())
+    data["first_tick_backlog"] = 1
+    loop.stack.config_path.write_text(yaml.safe_dump(data))
+    second = forge.as_user(seed.outsider).create_issue(seed.repo, "Totals ignore discounts", "They do")
+    for number in (seed.issue_number, second):
+        forge.as_user(seed.writer).label(seed.repo, number, "paid-build")
+    tick = sensor_tick(loop.instance, loop.defs, None, execute=False)
+    sensor_tick(loop.instance, loop.defs, tick.cursor, execute=False)  # nothing new
+    assert len(tick.run_keys) == 1
+    triggers = decisions(Ledger(loop.ledger_url), DecisionKind.TRIGGER)
+    assert sorted((e.data["choice"], e.data["context"].get("why", "")) for e in triggers) == [
+        ("accepted", ""),
+        ("refused", "backlog_cap"),
+    ]
+    refused = next(e for e in triggers if e.data["choice"] == "refused")
+    assert "relabel" in refused.data["rationale"] and refused.stream != tick.run_keys[0].split(":")[0]

@@ -10,8 +10,11 @@ from paid_standins.inprocess import sensor_tick
 from paid_standins.model import SCRIPTS_DIR, Script
 
 from paid_dagster.keys import issue_key
+from paid_dagster.learning.decisions import DecisionKind
 from paid_dagster.ledger import Ledger
 
+from ..decision_counts import choices
+from ..decision_counts import decisions as decision_events
 from .conftest import Loop
 
 UNCLEAR = (
@@ -57,6 +60,10 @@ def test_unclear_issue_asks_once_and_the_reply_triggers_again(loop: Loop) -> Non
     assert "needs-info" not in [label["name"] for label in forge.store.labels_of(issue["id"])]
     decisions = [e.data["clear"] for e in Ledger(loop.ledger_url).read(stream=key, kinds=["triage.decided"])]
     assert decisions == [False, True]
+    ledger = Ledger(loop.ledger_url)
+    assert choices(ledger, DecisionKind.TRIAGE, key) == ["needs_info", "clear"]
+    causes = [e.data["context"]["cause"] for e in decision_events(ledger, DecisionKind.TRIGGER, key)]
+    assert choices(ledger, DecisionKind.TRIGGER, key) == ["accepted", "accepted"] and causes == ["label", "reply"]
     assert loop.instance.get_latest_materialization_event(AssetKey("agent_run")) is not None
 
 
@@ -88,6 +95,7 @@ def test_backfilling_an_unclear_triage_asks_nothing_again(loop: Loop) -> None:
     issue = forge.service.find_issue(forge.repo(seed.repo), number)
     assert len(forge.store.all("SELECT 1 FROM comments WHERE issue_id = ?", issue["id"])) == 1  # asked once only
     assert len(Ledger(loop.ledger_url).read(stream=key, kinds=["triage.decided"])) == 1
+    assert choices(Ledger(loop.ledger_url), DecisionKind.TRIAGE, key) == ["needs_info"]  # not decided again
     observation = loop.instance.fetch_observations(AssetKey("triage"), limit=1).records[0]
     metadata = observation.asset_observation.metadata  # type: ignore[union-attr]
     assert metadata["decision"].value == "needs_info" and "ledger event" in metadata["rederived_from"].value

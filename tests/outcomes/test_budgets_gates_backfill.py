@@ -14,9 +14,11 @@ from dagster import AssetKey
 from paid_standins.inprocess import sensor_tick
 
 from paid_dagster.keys import issue_key
+from paid_dagster.learning.decisions import DecisionKind
 from paid_dagster.ledger import Ledger
 
 from ..agent.harness import bash, harness
+from ..decision_counts import choices, decisions
 from ..loop.conftest import Loop
 
 
@@ -52,6 +54,24 @@ def test_a_spent_budget_stops_dispatch_for_the_project(loop: Loop) -> None:
         and seed.repo in (stopped.skip_reason or "")
     )
     assert len(Ledger(loop.ledger_url).read(kinds=["budget.exceeded"])) == 1
+    sensor_tick(loop.instance, loop.defs, first.cursor)  # still spent: dispatch stays stopped, decided once
+    stops = decisions(Ledger(loop.ledger_url), DecisionKind.BUDGET_STOP, f"project:{seed.repo}")
+    assert [e.data["choice"] for e in stops] == ["stop_dispatch"] and stops[0].data["context"]["budget"] == "daily"
+    # CI fails on the open PR: the follow-up is decided, and blocked by the budget, once however many ticks.
+    from paid_dagster.sensors import paid_pr_sensor
+
+    pr = forge.store.one("SELECT i.number, p.head_sha FROM pulls p JOIN issues i ON i.id = p.issue_id")
+    assert pr is not None
+    forge.as_user(seed.admin).check_run(seed.repo, pr["head_sha"], "tests", "failure", "1 failed")
+    cursor = None
+    for _ in range(2):
+        tick = sensor_tick(loop.instance, loop.defs, cursor, sensor=paid_pr_sensor)
+        cursor = tick.cursor
+        assert not [k for k in tick.run_keys if ":follow_up:" in k]
+    key = issue_key(seed.repo, 1)
+    follow_ups = decisions(Ledger(loop.ledger_url), DecisionKind.FOLLOW_UP, key)
+    assert [e.data["choice"] for e in follow_ups] == ["requested", "blocked"]
+    assert "daily budget" in follow_ups[1].data["rationale"]
 
 
 def test_a_run_in_flight_stops_before_its_next_model_call(tmp_path: Path) -> None:
@@ -83,6 +103,9 @@ def test_a_run_in_flight_stops_before_its_next_model_call(tmp_path: Path) -> Non
         assert run.outcome == "budget_exceeded" and len(h.model.calls) == 2 and run.commits_ahead == 1
         refused = h.ledger.read(kinds=["budget.exceeded"])
         assert len(refused) == 1 and "daily budget of $0.50" in refused[0].data["reason"]
+        stops = decisions(h.ledger, DecisionKind.BUDGET_STOP)
+        assert [(e.data["choice"], e.data["run_id"]) for e in stops] == [("stop_run", "budgetrun")]
+        assert "daily budget of $0.50" in stops[0].data["rationale"]
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -135,6 +158,10 @@ def test_a_tripped_quality_gate_pauses_dispatch_until_resumed(loop: Loop) -> Non
     )
     assert resumed.returncode == 0 and "resumed" in resumed.stdout
     assert [e.kind for e in ledger.read(kinds=["gate.tripped", "gate.resumed"])] == ["gate.tripped", "gate.resumed"]
+    project = f"project:{seed.repo}"
+    assert choices(ledger, DecisionKind.GATE_PAUSE, project) == ["pause"]
+    assert choices(ledger, DecisionKind.GATE_RESUME, project) == ["resume"]
+    assert "7-day mean" in decisions(ledger, DecisionKind.GATE_PAUSE)[0].data["rationale"]
     running = sensor_tick(loop.instance, loop.defs, None)
     assert len(running.launched) == 1
 

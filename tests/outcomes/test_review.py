@@ -13,8 +13,10 @@ from paid_standins.inprocess import sensor_tick
 
 from paid_dagster.agent.review import ReviewFinding, ReviewOutcome, ReviewState, risk_tier
 from paid_dagster.keys import issue_key
+from paid_dagster.learning.decisions import DecisionKind
 from paid_dagster.ledger import Ledger
 
+from ..decision_counts import all_decisions, choices
 from ..loop.conftest import Loop
 
 BLOCKING = (
@@ -72,6 +74,8 @@ def test_blocking_findings_are_remediated_twice_then_escalated(loop: Loop, monke
     )
     assert "trusts caller-supplied prices" in prompt
     assert forge.store.scalar("SELECT COUNT(*) FROM pulls") == 1
+    assert choices(ledger, DecisionKind.REMEDIATION, key) == ["remediate", "remediate"]
+    assert choices(ledger, DecisionKind.ESCALATION, key) == ["escalate"]
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -122,6 +126,7 @@ def test_paids_own_review_never_starts_follow_ups_after_escalation(loop: Loop, m
     ledger = Ledger(loop.ledger_url)
     assert not ledger.read(stream=key, kinds=["follow_up.requested"])
     assert len(ledger.read(stream=key, kinds=["run.started"])) == runs_before
+    assert choices(ledger, DecisionKind.FOLLOW_UP, key) == ["refused"]  # once for the one change that asked
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -154,6 +159,7 @@ def test_paids_review_identity_is_not_a_person_but_a_person_is(loop: Loop, monke
     requested = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["follow_up.requested"])
     assert len(requested) == 1 and "rename the loop variable" in requested[0].data["details"]
     assert "validate the prices" not in requested[0].data["details"]
+    assert choices(Ledger(loop.ledger_url), DecisionKind.FOLLOW_UP, issue_key(seed.repo, 1)) == ["requested"]
 
 
 def backfill(loop: Loop, key: str, *assets: str) -> Any:
@@ -173,13 +179,16 @@ def backfill(loop: Loop, key: str, *assets: str) -> Any:
 def test_backfilling_triage_and_review_rederives_them_without_the_model_or_github(
     loop: Loop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dagster import AssetKey
+    from dagster import AssetKey, materialize
+
+    from paid_dagster.assets.decisions import decisions, quality_signals
 
     seed, forge = loop.stack.seed, loop.stack.forge
     _escalated_build(loop, monkeypatch)  # triage, the agent, three reviews, two remediations, an escalation
     key = issue_key(seed.repo, 1)
     ledger = Ledger(loop.ledger_url)
     before = {kind: len(ledger.read(stream=key, kinds=[kind])) for kind in ("triage.decided", "review.posted")}
+    decided = all_decisions(ledger)
     mark, model_calls = forge.request_mark(), len(loop.stack.model.calls)
     for _ in range(2):  # a backfill, and another one
         result = backfill(loop, key, "triage", "review")
@@ -187,9 +196,14 @@ def test_backfilling_triage_and_review_rederives_them_without_the_model_or_githu
         assert result.output_for_node("review").state == "escalated"
         assert result.output_for_node("review").rounds == 3
         assert result.output_for_node("triage")["clear"] is True
-    assert forge.requests(mark) == []  # not one request to GitHub, so no write either
+    rollups = materialize([decisions, quality_signals], instance=loop.instance, resources=loop.defs.resources)
+    table = rollups.output_for_node("decisions").set_index(["decision", "choice"])
+    assert table.loc[("remediation", "remediate"), "decisions"] == 2  # folded from the ledger alone...
+    assert table.loc[("escalation", "escalate"), "decisions"] == 1
+    assert forge.requests(mark) == []  # ...and not one request to GitHub, so no write either
     assert len(loop.stack.model.calls) == model_calls  # no model call
     assert {kind: len(ledger.read(stream=key, kinds=[kind])) for kind in before} == before
+    assert all_decisions(ledger) == decided  # no decision taken again, none counted twice
     for asset in ("triage", "review"):
         latest = loop.instance.get_latest_materialization_event(AssetKey(asset))
         assert latest is not None and latest.asset_materialization is not None

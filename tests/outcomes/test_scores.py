@@ -9,9 +9,11 @@ from dagster import AssetKey
 from paid_standins.inprocess import sensor_tick
 
 from paid_dagster.keys import issue_key
+from paid_dagster.learning.decisions import DecisionKind
 from paid_dagster.ledger import Ledger
 from paid_dagster.sensors import paid_pr_sensor
 
+from ..decision_counts import choices, decisions
 from ..loop.conftest import Loop
 
 pytestmark = pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
@@ -89,6 +91,10 @@ def test_ci_failure_gets_a_follow_up_and_the_score_counts_two_iterations(loop: L
     assert len(follow_ups) == 1 and len(first.launched) == 2  # the re-score and the follow-up run
     runs = Ledger(loop.ledger_url).read(stream=issue_key(seed.repo, 1), kinds=["run.started"])
     assert [r.data.get("cause") for r in runs] == ["label", "follow_up"]
+    follow_up_decisions = decisions(Ledger(loop.ledger_url), DecisionKind.FOLLOW_UP, issue_key(seed.repo, 1))
+    assert [(e.data["choice"], e.data["context"]["reason"]) for e in follow_up_decisions] == [
+        ("requested", "ci_failed")
+    ]
     latest_run = loop.instance.get_latest_materialization_event(AssetKey("agent_run"))
     assert latest_run is not None and latest_run.asset_materialization is not None
     assert latest_run.asset_materialization.metadata["reason"].value == "ci_failed"
@@ -113,6 +119,12 @@ def test_a_trusted_retry_command_starts_a_new_attempt(loop: Loop) -> None:
     forge.as_user(seed.outsider).comment(seed.repo, number, "/paid retry")  # ignored: not trusted
     tick = pr_tick(loop, None)
     assert len([k for k in tick.run_keys if ":retry:" in k]) == 1
+    pr_tick(loop, None)  # seen again: the same command is not a second trigger
+    accepted = decisions(Ledger(loop.ledger_url), DecisionKind.TRIGGER, issue_key(seed.repo, 1))
+    assert [(e.data["choice"], e.data["context"]["cause"]) for e in accepted] == [
+        ("accepted", "label"),
+        ("accepted", "retry_command"),
+    ]
     assert len(loop.instance.fetch_materializations(AssetKey("agent_run"), limit=10).records) == 2
 
 
@@ -178,6 +190,9 @@ def test_when_the_follow_ups_run_out_the_issue_is_told_once_and_labeled(loop: Lo
     admin.check_run(seed.repo, admin.head_sha(seed.repo, number), "lint", "failure", "again")
     third = pr_tick(loop, second.cursor)
     assert not [k for k in third.run_keys if ":follow_up:" in k] and len(notices()) == 1
+    # One follow-up and its exhaustion, each decided once however many ticks (the PR still failing is no new fact).
+    pr_tick(loop, third.cursor)
+    assert choices(ledger, DecisionKind.FOLLOW_UP, key) == ["requested", "exhausted"]
     # A ledger that lost the record (a crash between the comment and the event): GitHub's marker guards it.
     other = Ledger(f"sqlite:///{loop.stack.config_path.parent / 'other-ledger.sqlite3'}")
     exhausted = ledger.last(key, "follow_up.exhausted")
