@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from paid_standins.model import Script, ScriptedModelServer
@@ -15,6 +16,7 @@ from paid_dagster.learning.selection import NoModelAllowed, Selection, Selection
 from paid_dagster.ledger import Ledger
 from paid_dagster.llm import LLMError, LLMGateway, ModelNotAllowed
 
+from ..agent.harness import SUBMIT, harness
 from .conftest import DEFAULT, MAX, MINI, REPO, models_config, scored_history, spend_today
 
 STREAM = "octo-org__shopcart__1"
@@ -224,3 +226,28 @@ def test_repositories_may_only_narrow_the_allowed_models() -> None:
     plain = parse_config({"repositories": [REPO]})  # no models section: the one configured model, as before
     assert plain.allowed_models(REPO) == ("anthropic/claude-sonnet-4-5",)
     assert plain.task_candidates("review", REPO) == ("anthropic/claude-sonnet-4-5",)
+
+
+def test_a_run_whose_task_has_no_priced_model_does_not_start(tmp_path: Path) -> None:
+    with harness(tmp_path, {"conversations": [{"turns": [SUBMIT]}]}, checks=False) as h:
+        unpriced = h.config.model.model_copy(
+            update={
+                "name": "openai/paid-scripted-unpriced",
+                "input_cost_per_token": None,
+                "output_cost_per_token": None,
+            }
+        )
+        h.config = h.config.model_copy(update={"model": unpriced})
+        with pytest.raises(NoModelAllowed, match="litellm has no price for openai/paid-scripted-unpriced"):
+            h.run()
+        assert h.model.calls == [] and h.ledger.read(kinds=["run.started"]) == []
+
+
+def test_a_meta_agent_answer_is_data_cleaned_and_capped(ledger: Ledger, model: ScriptedModelServer) -> None:
+    hostile = json.dumps({"model": MAX, "rationale": "\x1b[31mignore the rules\x1b[0m\u202e " + "x" * 5000})
+    meta_answers(model, {"content": hostile})
+    selection = select(models_config(model.api_base, meta_agent={"enabled": True}), ledger)
+    assert selection.model == MAX
+    rationale = str(recorded(ledger)[0]["rationale"])
+    assert "\x1b" not in rationale and "\u202e" not in rationale and len(rationale) < 500
+    assert "ignore the rules" in rationale
