@@ -70,7 +70,15 @@ def _rounded(value: Any, digits: int = 6) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _call_rows(conn: sa.Connection) -> dict[tuple[str, str], tuple[int, float | None, float | None]]:
+def _purposes(tasks: set[str] | None) -> Any:
+    """The condition on an `llm.call`'s purpose that keeps the calls of these tasks (all when None)."""
+    if tasks is None:
+        return sa.true()
+    purposes = [purpose for purpose, task in PURPOSE_TASK.items() if task in tasks] + sorted(tasks)
+    return _field("purpose").as_string().in_(purposes)
+
+
+def _call_rows(conn: sa.Connection, tasks: set[str] | None) -> dict[tuple[str, str], tuple[int, Any, Any]]:
     """(model, purpose) → calls, mean cost, mean latency in seconds."""
     model, purpose = _field("model").as_string(), _field("purpose").as_string()
     query = (
@@ -81,7 +89,7 @@ def _call_rows(conn: sa.Connection) -> dict[tuple[str, str], tuple[int, float | 
             sa.func.avg(_field("cost_usd").as_float()),
             sa.func.avg(_field("latency_ms").as_float()),
         )
-        .where(events_table.c.kind == Kind.LLM_CALL)
+        .where(events_table.c.kind == Kind.LLM_CALL, _purposes(tasks))
         .group_by(model, purpose)
     )
     return {
@@ -90,12 +98,13 @@ def _call_rows(conn: sa.Connection) -> dict[tuple[str, str], tuple[int, float | 
     }
 
 
-def _error_rows(conn: sa.Connection) -> dict[tuple[str, str], int]:
+def _error_rows(conn: sa.Connection, tasks: set[str] | None) -> dict[tuple[str, str], int]:
     model, purpose = _field("model").as_string(), _field("purpose").as_string()
     query = (
         sa.select(model, purpose, sa.func.count())
         .where(
             events_table.c.kind == Kind.LLM_ERROR,
+            _purposes(tasks),
             sa.func.coalesce(_field("error_type").as_string(), "") != ModelNotAllowed.__name__,
         )
         .group_by(model, purpose)
@@ -103,57 +112,67 @@ def _error_rows(conn: sa.Connection) -> dict[tuple[str, str], int]:
     return {(str(m), str(p)): int(n) for m, p, n in conn.execute(query)}
 
 
-def _runs() -> sa.Subquery:
+def _runs(conn: sa.Connection) -> pd.DataFrame:
     """Each finished run: its issue, model (as started when its end does not say), outcome, cost and duration.
 
-    One GROUP BY run_id over both kinds rather than a join: SQLite would join two JSON-keyed subqueries by
-    nested loops (2,000 runs took 9 s)."""
+    One GROUP BY run_id over both kinds, read once, rather than a join: SQLite joined the two JSON-keyed
+    subqueries by nested loops (2,000 runs took 9 s)."""
     kind = events_table.c.kind
 
     def of(which: Kind, value: Any) -> Any:
         return sa.func.max(sa.case((kind == which, value)))
 
     finished = sa.func.sum(sa.case((kind == Kind.RUN_FINISHED, 1), else_=0))
-    return (
+    query = (
         sa.select(
-            sa.func.max(events_table.c.stream).label("stream"),
+            sa.func.max(events_table.c.stream),
             sa.func.coalesce(
                 of(Kind.RUN_FINISHED, _field("model").as_string()),
                 of(Kind.RUN_STARTED, _field("model").as_string()),
                 "unknown",
-            ).label("model"),
-            of(Kind.RUN_FINISHED, _field("outcome").as_string()).label("outcome"),
-            of(Kind.RUN_FINISHED, _field("cost_usd").as_float()).label("cost_usd"),
-            of(Kind.RUN_FINISHED, _field("duration_s").as_float()).label("duration_s"),
+            ),
+            of(Kind.RUN_FINISHED, _field("outcome").as_string()),
+            of(Kind.RUN_FINISHED, _field("cost_usd").as_float()),
+            of(Kind.RUN_FINISHED, _field("duration_s").as_float()),
         )
         .where(kind.in_([Kind.RUN_STARTED, Kind.RUN_FINISHED]))
         .group_by(_field("run_id").as_string())
         .having(finished > 0)
-        .subquery("runs")
     )
+    columns = ["stream", "model", "outcome", "cost_usd", "duration_s"]
+    return pd.DataFrame(conn.execute(query).all(), columns=columns).astype({"cost_usd": float, "duration_s": float})
 
 
-def _run_rows(conn: sa.Connection, runs: sa.Subquery) -> dict[str, tuple[int, int, float | None, float | None]]:
+def _run_rows(runs: pd.DataFrame) -> dict[str, tuple[int, int, Any, Any]]:
     """model → runs, completed runs, mean cost, mean duration."""
-    completed = sa.func.sum(sa.case((runs.c.outcome == str(RunOutcome.COMPLETED), 1), else_=0))
-    query = sa.select(
-        runs.c.model, sa.func.count(), completed, sa.func.avg(runs.c.cost_usd), sa.func.avg(runs.c.duration_s)
-    ).group_by(runs.c.model)
-    return {str(m): (int(n), int(done or 0), cost, duration) for m, n, done, cost, duration in conn.execute(query)}
+    grouped = runs.assign(done=runs["outcome"] == str(RunOutcome.COMPLETED)).groupby("model")
+    table = grouped.agg(
+        n=("done", "size"), done=("done", "sum"), cost=("cost_usd", "mean"), duration=("duration_s", "mean")
+    )
+    return {
+        str(model): (
+            int(r.n),
+            int(r.done),
+            None if pd.isna(r.cost) else r.cost,
+            None if pd.isna(r.duration) else r.duration,
+        )
+        for model, r in table.iterrows()
+    }
 
 
-def _quality_rows(conn: sa.Connection, runs: sa.Subquery) -> dict[tuple[str, str], tuple[int, float | None]]:
+def _quality_rows(
+    conn: sa.Connection, runs: pd.DataFrame, tasks: set[str] | None
+) -> dict[tuple[str, str], tuple[int, float]]:
     """(model, task) → scored issues, mean latest score of those issues.
 
     The database gives who did what on which issue, and each issue's latest score; pandas joins them. Joined in
     SQL, SQLite's planner looked each issue's score up through the `kind` index, not the stream's: 2,000 runs
     took 4 s."""
     purpose = _field("purpose").as_string()
-    touched = sa.union(
-        sa.select(runs.c.stream, runs.c.model, sa.literal(CODING).label("task")),
-        sa.select(events_table.c.stream, _field("model").as_string(), purpose).where(
-            events_table.c.kind == Kind.LLM_CALL, purpose != "agent"
-        ),
+    calls = (
+        sa.select(events_table.c.stream, _field("model").as_string(), purpose)
+        .where(events_table.c.kind == Kind.LLM_CALL, purpose != "agent", _purposes(tasks))
+        .distinct()
     )
     latest = (
         sa.select(sa.func.max(events_table.c.seq).label("seq"))
@@ -164,19 +183,25 @@ def _quality_rows(conn: sa.Connection, runs: sa.Subquery) -> dict[tuple[str, str
     scores = sa.select(events_table.c.stream, _field("score").as_float()).join(
         latest, events_table.c.seq == latest.c.seq
     )
-    who = pd.DataFrame(conn.execute(touched).all(), columns=["stream", "model", "task"])
-    scored = pd.DataFrame(conn.execute(scores).all(), columns=["stream", "score"])
-    merged = who.merge(scored, on="stream").dropna(subset=["score"])
-    grouped = merged.groupby(["model", "task"])["score"].agg(["count", "mean"])
+    who = pd.concat(
+        [
+            runs[["stream", "model"]].assign(task=CODING),
+            pd.DataFrame(conn.execute(calls).all(), columns=["stream", "model", "task"]),
+        ]
+    ).drop_duplicates()
+    scored = pd.DataFrame(conn.execute(scores).all(), columns=["stream", "score"]).dropna()
+    grouped = who.merge(scored, on="stream").groupby(["model", "task"])["score"].agg(["count", "mean"])
     return {(str(m), str(t)): (int(n), float(mean)) for (m, t), (n, mean) in grouped.iterrows()}
 
 
 def model_records(ledger: Ledger, tasks: Iterable[str] | None = None) -> list[ModelRecord]:
-    """Every (model, task) the ledger has seen, sorted; only the given tasks when named."""
+    """Every (model, task) the ledger has seen, sorted; only the given tasks when named (and only their events
+    are read)."""
+    wanted = set(tasks) if tasks is not None else None
     with ledger.engine.connect() as conn:
-        calls, errors = _call_rows(conn), _error_rows(conn)
-        runs = _runs()
-        coding, quality = _run_rows(conn, runs), _quality_rows(conn, runs)
+        calls, errors = _call_rows(conn, wanted), _error_rows(conn, wanted)
+        runs = _runs(conn) if wanted is None or CODING in wanted else pd.DataFrame(columns=["stream", "model"])
+        coding, quality = _run_rows(runs) if len(runs) else {}, _quality_rows(conn, runs, wanted)
     by_task: dict[tuple[str, str], dict[str, Any]] = {}
     for model, purpose in {*calls, *errors}:
         made, cost, latency = calls.get((model, purpose), (0, None, None))
@@ -190,7 +215,6 @@ def model_records(ledger: Ledger, tasks: Iterable[str] | None = None) -> list[Mo
         by_task.setdefault((model, CODING), {"calls": 0, "errors": 0}).update(
             n=n, success=done, cost=cost, duration=duration
         )
-    wanted = set(tasks) if tasks is not None else None
     records = []
     for (model, task), row in sorted(by_task.items()):
         if wanted is not None and task not in wanted:
