@@ -15,6 +15,7 @@ from .assets.outcomes import (
     quality_score,
     quality_score_valid,
 )
+from .assets.prompts import prompt_registry
 from .assets.review import review
 from .jobs import paid_build_job, paid_costs_job, paid_score_job
 from .resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
@@ -44,6 +45,7 @@ defs = Definitions(
         review,
         quality_score,
         prompt_outcomes,
+        prompt_registry,
         llm_costs,
         project_spend,
     ],
