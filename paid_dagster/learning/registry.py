@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError
 
 from ..agent.prompts import TEMPLATES_DIR, content_hash
 from ..keys import idempotency_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
+from ..ledger.store import create_tables
 from .decisions import Decision, DecisionKind, record_decision
 
 STREAM = "prompts"  # the ledger stream of every registry change, global and per project
@@ -90,18 +91,11 @@ _CREATED: set[str] = set()
 
 
 def _create_tables(engine: sa.Engine) -> None:
-    """Once per database and process; two processes creating them at once is not an error."""
+    """Once per database and process."""
     url = str(engine.url)
-    if url in _CREATED:
-        return
-    for attempt in range(3):
-        try:
-            registry_metadata.create_all(engine)
-            break
-        except (IntegrityError, OperationalError, ProgrammingError):
-            if attempt == 2:
-                raise
-    _CREATED.add(url)
+    if url not in _CREATED:
+        create_tables(registry_metadata, engine)
+        _CREATED.add(url)
 
 
 def _utc(value: datetime) -> datetime:
@@ -213,6 +207,7 @@ class PromptRegistry:
     def seed_from(self, directory: Path, project: str = GLOBAL, author: str = SEEDER) -> list[PromptVersion]:
         """Each `<name>.md` in the directory as a version; a template never seen before becomes current.
         Only names Paid sends are read (the built-in templates' names): other files are not prompts."""
+        self._seed_builtins()  # first, so that a project's first version has the global one as its parent
         known = {p.stem for p in self.builtin_dir.glob("*.md")}
         seeded = []
         for path in sorted(directory.glob("*.md")):
