@@ -2,14 +2,19 @@
 the lineage reads prompt_registry → agent_run → pull_request → quality_score; its page lists every version
 with its outcomes."""
 
+import pandas as pd
 from dagster import AssetKey, AutomationCondition, MetadataValue, Output, asset
 
 from ..learning.registry import registry_for
 from ..outcomes.costs import markdown_table
-from ..outcomes.prompts import version_outcomes
+from ..outcomes.prompts import GLOBAL_SHOWN, version_outcomes
 from ..resources import LedgerResource, SettingsResource
 
 PROMPT_REGISTRY = AssetKey("prompt_registry")
+
+
+def scored(mean_score: float | None) -> str:
+    return "no score yet" if mean_score is None or pd.isna(mean_score) else f"mean score {mean_score:.3f}"
 
 
 @asset(
@@ -29,15 +34,14 @@ def prompt_registry(settings: SettingsResource, ledger: LedgerResource) -> Outpu
         registry = registry_for(events, repo.name, repo.prompts_dir)
     versions = (registry or registry_for(events, "", None)).versions()
     frame = version_outcomes(events, versions)
-    shown = frame.assign(version=[f"`{v}`" for v in frame["version"]], parent=[f"`{p}`" for p in frame["parent"]])
-    current = frame[frame["status"] == "current"]
-    return Output(
-        frame,
-        metadata={
-            "versions": MetadataValue.md(markdown_table(shown)),
-            "current": MetadataValue.md(
-                "\n".join(f"- {r.name} ({r.project}): `{r.version}`" for r in current.itertuples()) or "_none_"
-            ),
-            "rows": len(frame),
-        },
+    shown = frame.astype(object).where(frame.notna(), "-")
+    shown = shown.assign(
+        version=[f"`{v}`" for v in frame["version"]], parent=[f"`{p}`" if p else "-" for p in frame["parent"]]
     )
+    current = {
+        f"current {r.name}"
+        + ("" if r.project == GLOBAL_SHOWN else f" for {r.project}"): f"{r.version}: {r.uses} uses, "
+        + scored(r.mean_score)
+        for r in frame[frame["status"] == "current"].itertuples()
+    }
+    return Output(frame, metadata={"versions": MetadataValue.md(markdown_table(shown)), "rows": len(frame), **current})

@@ -64,6 +64,7 @@ def prompt_outcomes(ledger: Ledger) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+GLOBAL_SHOWN = "(global)"
 VERSION_COLUMNS = [
     "name",
     "project",
@@ -118,7 +119,7 @@ def version_outcomes(ledger: Ledger, versions: Sequence[PromptVersion]) -> pd.Da
         rows.append(
             {
                 "name": v.name,
-                "project": v.project or "(global)",
+                "project": v.project or GLOBAL_SHOWN,
                 "version": v.version,
                 "status": v.status,
                 "parent": v.parent or "",
