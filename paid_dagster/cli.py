@@ -175,7 +175,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def materialize_rollups(instance: Any, defs: Any, partition: str) -> list[str]:
-    """The issue's quality score, today's costs, the projects' spend and the prompt outcomes, as the PR sensor
+    """The issue's quality score, today's costs, the projects' spend, the prompt outcomes and registry, as the PR sensor
     and the automation sensor would bring them: the demo's UI shows them materialized, not "never"."""
     from datetime import UTC, datetime
 
@@ -188,11 +188,11 @@ def materialize_rollups(instance: Any, defs: Any, partition: str) -> list[str]:
             instance=instance, partition_key=key, raise_on_error=False
         )
         done.append(f"{job}[{key}]: {'ok' if result.success else 'failed'}")
-    rollups = [AssetKey("project_spend"), AssetKey("prompt_outcomes")]
+    rollups = [AssetKey("project_spend"), AssetKey("prompt_outcomes"), AssetKey("prompt_registry")]
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, asset_selection=rollups, raise_on_error=False
     )
-    done.append(f"project_spend, prompt_outcomes: {'ok' if result.success else 'failed'}")
+    done.append(f"project_spend, prompt_outcomes, prompt_registry: {'ok' if result.success else 'failed'}")
     return done
 
 
