@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jinja2 import StrictUndefined, Template
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
 
 from ..safe_text import untrusted
 
@@ -45,9 +46,14 @@ class RenderedPrompt:
         return content_hash(self.text)
 
 
+# Templates come from the registry's database and from files: rendered in Jinja's sandbox, so that a template
+# can fill in values but not reach Python objects (`{{ x.__class__ }}`), whoever wrote it.
+TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
 def render(prompt: PromptVersion, **values: object) -> RenderedPrompt:
     """A registry version rendered; undefined values are errors, not empty text."""
-    text = Template(prompt.template, undefined=StrictUndefined, keep_trailing_newline=True).render(**values)
+    text = TEMPLATES.from_string(prompt.template).render(**values)
     return RenderedPrompt(prompt.name, prompt.version, text)
 
 

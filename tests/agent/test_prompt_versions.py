@@ -109,3 +109,17 @@ def test_a_prompts_dir_inside_the_agents_work_dir_is_refused(tmp_path: Path) -> 
         config_from_text(text, config)
     fine = config_from_text("work_dir: work\nrepositories: [{name: c/d, prompts_dir: mine}]", config)
     assert fine.repositories[0].prompts_dir == str(tmp_path / "mine")
+
+
+def test_a_template_cannot_reach_python_objects(tmp_path: Path) -> None:
+    """Templates live in a database: whoever wrote one gets values filled in, never Python's internals."""
+    from jinja2.exceptions import SecurityError
+
+    from paid_dagster.agent.prompts import render
+
+    registry = PromptRegistry(Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"))
+    hostile = registry.add("task", "{{ issue.__class__.__mro__[1].__subclasses__() }}", "mallory")
+    with pytest.raises(SecurityError):
+        render(hostile, issue="text", repo="a/b", number=1)
+    plain = registry.add("task", "Fix #{{ number }} in {{ repo }}: {{ issue }}", "ana")
+    assert render(plain, issue="{{ number }}", repo="a/b", number=7).text == "Fix #7 in a/b: {{ number }}"
