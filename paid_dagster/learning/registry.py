@@ -25,7 +25,7 @@ from ..agent.prompts import TEMPLATES_DIR, content_hash
 from ..keys import idempotency_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
-from ..ledger.store import create_tables
+from ..ledger.store import create_tables, events_table
 from .decisions import Decision, DecisionKind, record_decision
 
 STREAM = "prompts"  # the ledger stream of every registry change, global and per project
@@ -110,6 +110,7 @@ class PromptRegistry:
         self.engine = ledger.engine
         self.builtin_dir = builtin_dir
         self._seeded = False
+        self._folded: tuple[int, dict[tuple[str, str], _Scope]] | None = None  # (latest change, the fold)
         _create_tables(self.engine)
 
     # --- reading ------------------------------------------------------------------------------------------
@@ -289,7 +290,11 @@ class PromptRegistry:
             return conn.execute(query).first() is not None
 
     def _scopes(self) -> dict[tuple[str, str], _Scope]:
-        """(project, name) → current, retired and the last change's sequence number, folded from the ledger."""
+        """(project, name) → current, retired and the last change's sequence number, folded from the ledger;
+        folded again only when the `prompts` stream has grown (a run asks for it several times)."""
+        latest = self._latest_change()
+        if self._folded is not None and self._folded[0] == latest:
+            return self._folded[1]
         scopes: dict[tuple[str, str], _Scope] = {}
         for event in self.ledger.iter(stream=STREAM, kinds=[Kind.PROMPT_PROMOTED, Kind.PROMPT_RETIRED]):
             data = event.data
@@ -300,7 +305,13 @@ class PromptRegistry:
             else:
                 scope.retired = scope.retired | {str(data["version"])}
             scope.last_seq = event.seq
+        self._folded = (latest, scopes)
         return scopes
+
+    def _latest_change(self) -> int:
+        query = sa.select(sa.func.coalesce(sa.func.max(events_table.c.seq), 0)).where(events_table.c.stream == STREAM)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def _row(
         self, name: str, version: str, project: str | None, scopes: dict[tuple[str, str], _Scope]
