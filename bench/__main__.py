@@ -14,6 +14,7 @@ ALL = [
     "decisions_bench",
     "reliability_bench",
     "realprojects_bench",
+    "prompts_bench",
 ]
 
 

@@ -146,13 +146,23 @@ def bench(name: str, url: str) -> None:
     row(f"{name}: quality_signals (8 pairs, r, p, CI, AUC)", ours_s, "s", base_s, higher_is_better=False)
 
 
+def own_schema(url: str, schema: str = "paid_bench_decisions") -> str:
+    """The URL with a schema of the bench's own first on the search path: the test PostgreSQL is shared with
+    test runs that drop and refill `public` meanwhile."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
 def main() -> None:
     print(f"decisions and quality_signals over {RUNS:,} recorded runs")
     with tempfile.TemporaryDirectory() as tmp:
         urls = {"sqlite": f"sqlite:///{tmp}/bench.sqlite3"}
         pg = os.environ.get("PAID_TEST_POSTGRES_URL")
         if pg:
-            urls["postgres"] = pg.replace("postgresql://", "postgresql+psycopg2://", 1)
+            urls["postgres"] = own_schema(pg.replace("postgresql://", "postgresql+psycopg2://", 1))
         else:
             print("  (PostgreSQL figures need PAID_TEST_POSTGRES_URL: `make bench` starts PostgreSQL and sets it)")
         for name, url in urls.items():

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .commands import prompts
 from .secrets import mask_log_records
 
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
@@ -174,7 +175,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def materialize_rollups(instance: Any, defs: Any, partition: str) -> list[str]:
-    """The issue's quality score, today's costs, the projects' spend and the prompt outcomes, as the PR sensor
+    """The issue's quality score, today's costs, the projects' spend, the prompt outcomes and registry, as the PR sensor
     and the automation sensor would bring them: the demo's UI shows them materialized, not "never"."""
     from datetime import UTC, datetime
 
@@ -187,7 +188,7 @@ def materialize_rollups(instance: Any, defs: Any, partition: str) -> list[str]:
             instance=instance, partition_key=key, raise_on_error=False
         )
         done.append(f"{job}[{key}]: {'ok' if result.success else 'failed'}")
-    names = ("project_spend", "prompt_outcomes", "decisions", "quality_signals")
+    names = ("project_spend", "prompt_outcomes", "prompt_registry", "decisions", "quality_signals")
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance, asset_selection=[AssetKey(name) for name in names], raise_on_error=False
     )
@@ -442,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     model_serve.add_argument("--script", default="demo")
     model_serve.add_argument("--port", type=int, default=DEMO_MODEL_PORT)
     model_serve.set_defaults(func=cmd_model_serve)
+
+    prompts.register(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -589,7 +589,23 @@ def config_from_text(text: str, chosen: Path) -> PaidConfig:
         else r
         for r in config.repositories
     )
-    return config.model_copy(update={"repositories": repos})
+    config = config.model_copy(update={"repositories": repos})
+    problems = prompts_dirs_in_work_dir(config)
+    if problems:
+        raise ConfigError([f"{chosen}: {problem}" for problem in problems])
+    return config
+
+
+def prompts_dirs_in_work_dir(config: PaidConfig) -> list[str]:
+    """A `prompts_dir` must be the owner's directory, never one the agents' clones live in: what an agent (or a
+    cloned repository) writes must not become a prompt Paid sends."""
+    work = Path(config.work_dir).resolve()
+    return [
+        f"repositories[{r.name}].prompts_dir {r.prompts_dir} is inside work_dir {work}, where the agents' clones"
+        " live: keep prompt templates in a directory of your own, next to paid.yaml"
+        for r in config.repositories
+        if r.prompts_dir and Path(r.prompts_dir).resolve().is_relative_to(work)
+    ]
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> PaidConfig:

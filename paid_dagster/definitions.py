@@ -16,6 +16,7 @@ from .assets.outcomes import (
     quality_score,
     quality_score_valid,
 )
+from .assets.prompts import prompt_registry
 from .assets.review import review
 from .assets.scorecard import model_scorecard
 from .jobs import paid_build_job, paid_costs_job, paid_score_job
@@ -47,6 +48,7 @@ defs = Definitions(
         quality_score,
         prompt_outcomes,
         model_scorecard,
+        prompt_registry,
         llm_costs,
         project_spend,
         decisions,

@@ -85,7 +85,8 @@ def test_config_problems_name_the_file_the_key_what_was_expected_and_what_was_gi
         "paid.yaml: model.fallbacks: expected a list of model names, got 'x'",
     ]
     (typo,) = problems_of("modle: {}\nrepositories: [a/b]")
-    assert typo.startswith("paid.yaml: unknown key 'modle' (did you mean 'model'? known keys: checks, defaults,")
+    assert typo.startswith("paid.yaml: unknown key 'modle' (did you mean 'model'? known keys: checks, ")
+    assert ", model, " in typo and ", repositories, " in typo
     (section,) = problems_of("limits: {max_turn: 3}\nrepositories: [a/b]")
     assert section.startswith("paid.yaml: limits: unknown key 'max_turn' (did you mean 'max_turns'? known keys:")
     assert problems_of("quality: {enabld: true}\nrepositories: [a/b]") == [

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from minisweagent.agents.default import DefaultAgent
@@ -23,7 +22,6 @@ from ..sandbox import Sandbox
 from .guardrails import WIND_DOWN, Budget, Trip, check_before_call, nearly_spent, repeated_action
 from .outcome import TRIPS, RunOutcome
 from .progress import Progress, TurnReport, intent_of, silent
-from .prompts import load_template
 
 OUTCOMES = {
     "Submitted": RunOutcome.COMPLETED,
@@ -177,18 +175,17 @@ class MiniSweAgentEngine:
         gateway: LLMGateway,
         stream: str,
         run_id: str,
-        prompts_dir: Path | None = None,
+        system_template: str,
         progress: Progress = silent,
     ) -> None:
         self.progress = progress
         self.gateway = gateway
         self.stream = stream
         self.run_id = run_id
-        self.prompts_dir = prompts_dir
+        self.system_template = system_template  # the registry's version, chosen by the run
 
     def run(self, task: str, sandbox: Sandbox, limits: Limits, budget: Budget | None = None) -> EngineResult:
         budget = budget or Budget(started=time.time())
-        system_template, _ = load_template("system", self.prompts_dir)
         environment = SandboxEnvironment(sandbox, limits.command_timeout_seconds)
         agent = GuardedAgent(
             GatewayModel(self.gateway, self.stream, self.run_id),
@@ -197,7 +194,7 @@ class MiniSweAgentEngine:
             commands=environment.commands,
             budget=budget,
             progress=self.progress,
-            system_template=system_template,
+            system_template=self.system_template,
             instance_template="{{task}}",
             step_limit=0,  # the guardrails above enforce the limits, with outcomes of their own
             cost_limit=0,

@@ -1,14 +1,20 @@
-"""Prompts as data: templates in versioned files, rendered with the issue fenced as untrusted input."""
+"""Prompts as data: registry versions (`learning/registry.py`, seeded from `templates/`) rendered with the issue
+fenced as untrusted input."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import StrictUndefined, Template
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
 
 from ..safe_text import untrusted
+
+if TYPE_CHECKING:  # the registry imports this module (for the templates' directory and the hash)
+    from ..learning.registry import PromptVersion
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 MAX_UNTRUSTED_CHARS = 20_000
@@ -40,20 +46,22 @@ class RenderedPrompt:
         return content_hash(self.text)
 
 
-def load_template(name: str, overrides_dir: Path | None = None) -> tuple[str, str]:
-    for directory in (overrides_dir, TEMPLATES_DIR):
-        if directory is not None and (directory / f"{name}.md").is_file():
-            source = (directory / f"{name}.md").read_text()
-            return source, content_hash(source)
-    raise FileNotFoundError(f"no prompt template {name!r} in {overrides_dir or ''} or {TEMPLATES_DIR}")
+# Templates come from the registry's database and from files: rendered in Jinja's sandbox, so that a template
+# can fill in values but not reach Python objects (`{{ x.__class__ }}`), whoever wrote it.
+TEMPLATES = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
-def render(name: str, overrides_dir: Path | None = None, **values: object) -> RenderedPrompt:
-    source, template_hash = load_template(name, overrides_dir)
-    text = Template(source, undefined=StrictUndefined, keep_trailing_newline=True).render(**values)
-    return RenderedPrompt(name, template_hash, text)
+def render(prompt: PromptVersion, **values: object) -> RenderedPrompt:
+    """A registry version rendered; undefined values are errors, not empty text."""
+    text = TEMPLATES.from_string(prompt.template).render(**values)
+    return RenderedPrompt(prompt.name, prompt.version, text)
 
 
-def render_task(title: str, body: str, repo: str, number: int, overrides_dir: Path | None = None) -> RenderedPrompt:
+def render_task(title: str, body: str, repo: str, number: int, prompt: PromptVersion) -> RenderedPrompt:
     issue = f"Title: {sanitize_untrusted(title, 500)}\n\n{sanitize_untrusted(body)}"
-    return render("task", overrides_dir, repo=repo, number=number, issue=fence("GitHub issue", issue))
+    return render(prompt, repo=repo, number=number, issue=fence("GitHub issue", issue))
+
+
+def render_follow_up(feedback: str, prompt: PromptVersion) -> RenderedPrompt:
+    """What went wrong on the open pull request (CI, reviewers, Paid's review), fenced as data."""
+    return render(prompt, feedback=fence("pull request feedback", sanitize_untrusted(feedback)))

@@ -6,11 +6,11 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from ..config import RiskRule
 from ..github.publish import MARKER
+from ..learning.registry import PromptVersion
 from ..llm import LLMGateway
 from ..llm.gateway import json_reply
 from .prompts import fence, render, sanitize_untrusted
@@ -102,11 +102,11 @@ def parse_findings(text: str) -> list[ReviewFinding] | None:
 
 
 def ai_review(
-    gateway: LLMGateway, repo: str, number: int, diff: str, stream: str, run_id: str, prompts_dir: Path | None = None
+    gateway: LLMGateway, repo: str, number: int, diff: str, stream: str, run_id: str, template: PromptVersion
 ) -> tuple[list[ReviewFinding], str]:
+    """The findings, and the registry version of the review template sent."""
     prompt = render(
-        "review",
-        prompts_dir,
+        template,
         repo=repo,
         number=number,
         diff=fence("pull request diff", sanitize_untrusted(diff, MAX_DIFF_CHARS)),

@@ -5,7 +5,6 @@ back from the ledger, with no model call and nothing written to GitHub (a backfi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from ..config import PaidConfig, RepoSettings
@@ -15,6 +14,7 @@ from ..github.effects import MARKER, Record
 from ..github.publish import NEEDS_HUMAN, PublishedRun, comment_once, label_once, publish_run
 from ..keys import idempotency_key, issue_key
 from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
+from ..learning.registry import PromptVersion, record_prompt_choice, registry_for
 from ..learning.selection import SelectionRequest, gateway_for
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
@@ -69,7 +69,7 @@ class FreshReview:
     settings: RepoSettings
     client: GitHubClient  # Paid's own identity: the diff, remediation pushes, the escalation
     reviewer: GitHubClient  # the identity that posts reviews (github.review_token_env, else Paid's own)
-    prompts_dir: Path | None
+    prompt: PromptVersion  # the registry's version of the review template, the same for every round
     gateway: LLMGateway  # turned to the model selected for the review
 
 
@@ -111,7 +111,7 @@ def refuse_unfinished_review(request: ReviewRequest, pr: int) -> None:
 
 def start_fresh_review(request: ReviewRequest, pr: int) -> FreshReview:
     settings = request.config.repository(request.issue.repo)
-    prompts_dir = Path(settings.prompts_dir) if settings.prompts_dir else None
+    repo = request.issue.repo
     gateway = gateway_for(
         SelectionRequest(
             config=request.config,
@@ -124,8 +124,12 @@ def start_fresh_review(request: ReviewRequest, pr: int) -> FreshReview:
             gateway=request.gateway,
         )
     )
+    choice = registry_for(request.ledger, repo, settings.prompts_dir).choose("review", repo, {})
+    key = idempotency_key(Kind.DECISION_MADE, request.key, request.attempt, str(DecisionKind.PROMPT), "review")
+    bundle = {"review": choice.version.version}
+    record_prompt_choice(request.ledger, request.key, "review", choice, request.attempt, bundle, key)
     client, reviewer = request.github.client(), request.github.review_client()
-    return FreshReview(request, pr, settings, client, reviewer, prompts_dir, gateway)
+    return FreshReview(request, pr, settings, client, reviewer, choice.version, gateway)
 
 
 def review_in_rounds(review: FreshReview) -> ReviewOutcome:
@@ -142,7 +146,7 @@ def review_in_rounds(review: FreshReview) -> ReviewOutcome:
             break
         rounds = round_number
         findings, prompt_version = ai_review(
-            review.gateway, request.issue.repo, review.pr, diff, request.key, run.run_id, review.prompts_dir
+            review.gateway, request.issue.repo, review.pr, diff, request.key, run.run_id, review.prompt
         )
         blocking = [f for f in findings if f.blocking]
         post_review_once(review, run.run_id, round_number, tier, findings, prompt_version, paths)
@@ -251,6 +255,7 @@ def remediate(review: FreshReview, blocking: list[ReviewFinding]) -> AgentRunRes
             run_id=new_run_id(),
             attempt={"dagster_run_id": request.dagster_run_id, "cause": "review"},
             follow_up=notes,
+            follow_up_prompt="remediation",
         )
     )
     publish_run(review.client, request.ledger, result, request.issue.title, request.github.token())

@@ -16,6 +16,7 @@ from ..config import ChecksSettings, Limits, PaidConfig, RepoSettings
 from ..github.client import IssueSnapshot
 from ..keys import branch_name, idempotency_key, issue_key
 from ..learning.decisions import Decision, DecisionKind, record_decision
+from ..learning.registry import PromptChoice, record_prompt_choice, registry_for
 from ..learning.selection import Selection, SelectionRequest, select_model
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
@@ -28,7 +29,7 @@ from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget
 from .outcome import RunOutcome
 from .progress import Progress, silent
-from .prompts import RenderedPrompt, fence, render_task, sanitize_untrusted
+from .prompts import RenderedPrompt, render_follow_up, render_task
 from .workspace import Workspace
 
 
@@ -66,6 +67,7 @@ class AgentRunResult:
     checks_report: str = ""
     refused_paths: list[str] = field(default_factory=list)
     setup: dict[str, Any] = field(default_factory=dict)  # how the environment was prepared (Preparation.as_dict)
+    prompt_bundle: dict[str, str] = field(default_factory=dict)  # prompt name → registry version, every one sent
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,13 +100,13 @@ def choose_engine(
     ledger: Ledger,
     stream: str,
     run_id: str,
-    prompts_dir: Path | None = None,
+    system_template: str = "",
     progress: Progress = silent,
 ) -> Engine:
     """The engine a repository asked for in paid.yaml: the built-in one, or a CLI adapter."""
     name = settings.engine
     if name == "mini-swe-agent":
-        return MiniSweAgentEngine(gateway, stream, run_id, prompts_dir, progress)
+        return MiniSweAgentEngine(gateway, stream, run_id, system_template, progress)
     if name in CLI_ENGINES:
         model = gateway.settings.name.split("/", 1)[-1] if gateway.settings.name else None
         return CLI_ENGINES[name](worktree, model, ledger, stream, run_id, settings.sandbox, settings.sandbox_image)
@@ -176,9 +178,35 @@ class AgentRunRequest:
     attempt: Mapping[str, Any] = field(default_factory=dict)  # recorded in `run.started`: cause, Dagster run, ...
     follow_up: str = ""  # what went wrong on the open PR (CI output, review notes), given to the agent as data
     progress: Progress = silent  # each turn, the setup and each checks round as it happens (the Dagster run log)
+    follow_up_prompt: str = "follow_up"  # the template the follow-up is given in ("remediation" for the review's)
+    prompt_choice: Mapping[str, str] = field(default_factory=dict)  # prompt name → version pinned for this run
 
 
-def record_start(request: AgentRunRequest, stream: str, branch: str, base: str, model: str) -> None:
+def choose_prompts(request: AgentRunRequest) -> dict[str, PromptChoice]:
+    """The prompts this run sends, each the version pinned for it or the registry's current one: the system
+    prompt (the built-in engine's), the task and, for a follow-up, the follow-up or remediation template."""
+    settings, issue = request.settings, request.issue
+    registry = registry_for(request.ledger, issue.repo, settings.prompts_dir)
+    names = ["system"] if settings.engine == "mini-swe-agent" else []
+    names += ["task", *([request.follow_up_prompt] if request.follow_up else [])]
+    pinned_by = f"experiment {request.attempt['experiment']}" if request.attempt.get("experiment") else ""
+    return {name: registry.choose(name, issue.repo, request.prompt_choice, pinned_by) for name in names}
+
+
+def bundle_of(choices: Mapping[str, PromptChoice]) -> dict[str, str]:
+    return {name: choice.version.version for name, choice in choices.items()}
+
+
+def record_prompt_choices(request: AgentRunRequest, stream: str, choices: Mapping[str, PromptChoice]) -> None:
+    bundle = bundle_of(choices)
+    for name, choice in choices.items():
+        key = idempotency_key(Kind.DECISION_MADE, request.run_id, str(DecisionKind.PROMPT), name)
+        record_prompt_choice(request.ledger, stream, name, choice, request.run_id, bundle, key)
+
+
+def record_start(
+    request: AgentRunRequest, stream: str, branch: str, base: str, model: str, bundle: dict[str, str]
+) -> None:
     issue, settings = request.issue, request.settings
     request.ledger.append(
         stream,
@@ -191,24 +219,21 @@ def record_start(request: AgentRunRequest, stream: str, branch: str, base: str, 
             "base": base,
             "engine": settings.engine,
             "model": model,
+            "prompt_bundle": bundle,
             **request.attempt,
         },
         idempotency_key=idempotency_key(Kind.RUN_STARTED, request.run_id),
     )
 
 
-def task_prompt(request: AgentRunRequest, overrides: Path | None) -> RenderedPrompt:
+def task_prompt(request: AgentRunRequest, choices: Mapping[str, PromptChoice]) -> RenderedPrompt:
     """The issue rendered into the task template, with the pull request's feedback when this is a follow-up."""
     issue = request.issue
-    prompt = render_task(issue.title, issue.body, issue.repo, issue.number, overrides)
+    prompt = render_task(issue.title, issue.body, issue.repo, issue.number, choices["task"].version)
     if not request.follow_up:
         return prompt
-    return replace(
-        prompt,
-        text=prompt.text + "\n\nThis is a follow-up on the open pull request, whose"
-        " checks or reviewers found problems. Fix them on the same branch:\n\n"
-        + fence("pull request feedback", sanitize_untrusted(request.follow_up)),
-    )
+    follow_up = render_follow_up(request.follow_up, choices[request.follow_up_prompt].version)
+    return replace(prompt, text=f"{prompt.text}\n\n{follow_up.text}")
 
 
 def select_coding_model(request: AgentRunRequest, stream: str) -> Selection:
@@ -255,7 +280,7 @@ def record_choices(request: AgentRunRequest, stream: str, prompt: RenderedPrompt
         )
 
 
-def record_error(request: AgentRunRequest, stream: str, exc: Exception, started: float) -> None:
+def record_error(request: AgentRunRequest, stream: str, exc: Exception, started: float, bundle: dict[str, str]) -> None:
     ledger, run_id = request.ledger, request.run_id
     ledger.append(
         stream,
@@ -265,6 +290,7 @@ def record_error(request: AgentRunRequest, stream: str, exc: Exception, started:
             "outcome": RunOutcome.ERROR,
             "error": f"{type(exc).__name__}: {exc}",
             "duration_s": round(time.monotonic() - started, 3),
+            "prompt_bundle": bundle,
             **llm_totals(ledger, stream, run_id),
         },
         idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id),
@@ -341,7 +367,10 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
     # Before anything is recorded as started: when no model may do the work, the run does not start.
     selection = select_coding_model(request, stream)
     gateway = request.gateway.using(selection.settings)
-    record_start(request, stream, branch, base, selection.model)
+    choices = choose_prompts(request)
+    bundle = bundle_of(choices)
+    record_start(request, stream, branch, base, selection.model, bundle)
+    record_prompt_choices(request, stream, choices)
     try:
         workspace = Workspace(Path(config.work_dir) / run_id / "repo", request.clone_url, request.token, branch, base)
         workspace.prepare()
@@ -353,8 +382,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
                 stream, Kind.RUN_FINISHED, run.as_dict(), idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id)
             )
             return run
-        overrides = Path(settings.prompts_dir) if settings.prompts_dir else None
-        prompt = task_prompt(request, overrides)
+        prompt = task_prompt(request, choices)
         record_choices(request, stream, prompt)
         sandbox = open_sandbox(settings.sandbox, workspace.path, settings.sandbox_image)
         limits = config.limits
@@ -372,7 +400,7 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
                     ledger,
                     stream,
                     run_id,
-                    overrides,
+                    choices["system"].version.template if "system" in choices else "",
                     request.progress,
                 ),
                 prompt.text,
@@ -440,9 +468,10 @@ def run_agent(request: AgentRunRequest) -> AgentRunResult:
             checks_summary={**summarize(rounds[-1]), "base": base} if rounds else {},
             checks_report=pr_section(rounds, base, plan.baseline),
             setup=preparation.as_dict(),
+            prompt_bundle=bundle,
         )
     except Exception as exc:
-        record_error(request, stream, exc, started)
+        record_error(request, stream, exc, started, bundle)
         raise
     ledger.append(stream, Kind.RUN_FINISHED, run.as_dict(), idempotency_key=idempotency_key(Kind.RUN_FINISHED, run_id))
     return run

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..github.client import IssueSnapshot
 from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
+from ..learning.registry import PromptVersion
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..llm import LLMGateway
@@ -24,6 +24,7 @@ class TriageDecision:
     prompt_template_hash: str
     prompt_hash: str
     parsed: bool = True
+    prompt_bundle: dict[str, str] = field(default_factory=dict)  # {"triage": the registry version sent}
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,15 +39,17 @@ def triage_issue(
     gateway: LLMGateway,
     issue: IssueSnapshot,
     stream: str,
+    prompt: PromptVersion,
     discussion: list[tuple[str, str]] | None = None,
-    prompts_dir: Path | None = None,
 ) -> TriageDecision:
-    """`discussion`: (author, body) of the issue's latest comments, so that answers to a question count."""
+    """`discussion`: (author, body) of the issue's latest comments, so that answers to a question count;
+    `prompt`: the registry's version of the triage template to send."""
     text = f"Title: {sanitize_untrusted(issue.title, 500)}\n\n{sanitize_untrusted(issue.body)}"
     for author, body in (discussion or [])[-10:]:
         text += f"\n\n--- comment by {sanitize_untrusted(author, 100)} ---\n{sanitize_untrusted(body, 4000)}"
-    prompt = render("triage", prompts_dir, repo=issue.repo, number=issue.number, issue=fence("GitHub issue", text))
-    reply = gateway.complete([{"role": "user", "content": prompt.text}], stream, purpose="triage")
+    rendered = render(prompt, repo=issue.repo, number=issue.number, issue=fence("GitHub issue", text))
+    reply = gateway.complete([{"role": "user", "content": rendered.text}], stream, purpose="triage")
+    bundle = {"triage": prompt.version}
     data = parse_decision(reply.content)
     if data is None:
         # A triage answer that cannot be read must not block the work: proceed, and say so.
@@ -55,17 +58,19 @@ def triage_issue(
             "the model's triage answer was not readable; proceeding",
             "",
             "",
-            prompt.template_hash,
-            prompt.rendered_hash,
+            rendered.template_hash,
+            rendered.rendered_hash,
             parsed=False,
+            prompt_bundle=bundle,
         )
     return TriageDecision(
         clear=bool(data["clear"]),
         reason=str(data.get("reason", ""))[:500],
         question=sanitize_untrusted(str(data.get("question", "")), 1000),
         assumption=sanitize_untrusted(str(data.get("assumption", "")), 1000),
-        prompt_template_hash=prompt.template_hash,
-        prompt_hash=prompt.rendered_hash,
+        prompt_template_hash=rendered.template_hash,
+        prompt_hash=rendered.rendered_hash,
+        prompt_bundle=bundle,
     )
 
 

@@ -1,7 +1,6 @@
 """The issue → agent run → pull request spine, one partition per issue."""
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetObservation, MetadataValue, Output, asset
@@ -13,8 +12,9 @@ from ..github.effects import unlabel
 from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
 from ..keys import idempotency_key, parse_issue_key
 from ..learning.decisions import DecisionKind
+from ..learning.registry import PromptVersion, record_prompt_choice, registry_for
 from ..learning.selection import SelectionRequest, gateway_for
-from ..ledger import Event
+from ..ledger import Event, Ledger
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from ..safe_text import one_line
@@ -22,6 +22,7 @@ from ..worker import this_worker
 from .failures import attempt_of, failures_recorded
 from .metadata import safe_log, safe_metadata
 from .partitions import paid_issues
+from .prompts import PROMPT_REGISTRY
 
 
 def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dict[str, Any]:
@@ -78,7 +79,14 @@ def _follow_up_context(context: AssetExecutionContext, events: Any) -> str:
     return f"Reason: {requested.data['reason']}\n{requested.data.get('details', '')}"
 
 
-@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"}, output_required=False)
+@asset(
+    partitions_def=paid_issues,
+    deps=[PROMPT_REGISTRY],
+    group_name="paid",
+    code_version="1",
+    kinds={"python"},
+    output_required=False,
+)
 @failures_recorded("triage")
 def triage(
     context: AssetExecutionContext,
@@ -115,7 +123,9 @@ def triage(
         for c in client.comments_after(issue.repo, issue.number, None)
         if "<!-- paid:" not in (c.get("body") or "")
     ]
-    overrides = Path(repo_settings.prompts_dir) if repo_settings.prompts_dir else None
+    prompt = choose_triage_prompt(
+        events, context.partition_key, issue.repo, repo_settings.prompts_dir, attempt or context.run.run_id
+    )
     gateway = gateway_for(
         SelectionRequest(
             config=config,
@@ -128,7 +138,7 @@ def triage(
             gateway=llm.gateway(events, issue.repo),
         )
     )
-    decision = triage_issue(gateway, issue, context.partition_key, discussion, overrides)
+    decision = triage_issue(gateway, issue, context.partition_key, prompt, discussion)
     record_triage(events, context.partition_key, decision, context.run.run_id, attempt, run_key)
     metadata = {
         "decision": "clear" if decision.clear else "needs_info",
@@ -154,6 +164,14 @@ def triage(
             client, events, context.partition_key, issue.repo, issue.number, NEEDS_INFO, attempt or context.run.run_id
         )
     yield Output(decision.as_dict(), metadata=safe_metadata(metadata))
+
+
+def choose_triage_prompt(events: Ledger, key: str, repo: str, prompts_dir: str | None, attempt: str) -> PromptVersion:
+    """The registry's current triage template for the repository, recorded as this attempt's `prompt` decision."""
+    choice = registry_for(events, repo, prompts_dir).choose("triage", repo, {})
+    decision_key = idempotency_key(Kind.DECISION_MADE, key, "triage", attempt, str(DecisionKind.PROMPT))
+    record_prompt_choice(events, key, "triage", choice, "", {"triage": choice.version.version}, decision_key)
+    return choice.version
 
 
 def recorded_triage(events: Any, key: str, attempt: str, run_key: str | None) -> Event | None:
@@ -186,7 +204,7 @@ def rederived_triage(context: AssetExecutionContext, recorded: Event) -> Iterato
     yield Output(decision, metadata=metadata)
 
 
-@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"})
+@asset(partitions_def=paid_issues, deps=[PROMPT_REGISTRY], group_name="paid", code_version="1", kinds={"python"})
 @failures_recorded("agent_run")
 def agent_run(
     context: AssetExecutionContext,
@@ -237,6 +255,7 @@ def agent_run(
                 "setup": str(result.setup.get("status", "none")),
                 "prompt_version": result.prompt_template_hash,
                 "prompt_hash": result.prompt_hash,
+                "prompt_bundle": MetadataValue.json(result.prompt_bundle),
                 "turns": result.turns,
                 "tokens_in": result.tokens_in,
                 "tokens_out": result.tokens_out,

@@ -13,9 +13,10 @@ from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsRes
 from .failures import failures_recorded
 from .metadata import safe_metadata
 from .partitions import paid_issues
+from .prompts import PROMPT_REGISTRY
 
 
-@asset(partitions_def=paid_issues, group_name="paid", code_version="1", kinds={"python"})
+@asset(partitions_def=paid_issues, deps=[PROMPT_REGISTRY], group_name="paid", code_version="1", kinds={"python"})
 @failures_recorded("review")
 def review(
     context: AssetExecutionContext,

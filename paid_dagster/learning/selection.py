@@ -32,6 +32,7 @@ from ..outcomes.budgets import spent_share
 from ..safe_text import one_line
 from .catalogue import ModelCatalogue
 from .decisions import Decision, DecisionKind, record_decision
+from .registry import PromptRegistry
 from .scorecard import ModelRecord, model_records
 
 log = logging.getLogger(__name__)
@@ -199,8 +200,9 @@ def ask_meta_agent(request: SelectionRequest, evidence: Evidence, rules: RulesCh
     assert request.gateway is not None
     config = request.config
     name = config.models.meta_agent.model or config.model.name
+    template = PromptRegistry(request.ledger).current("model_selection", request.project)
     prompt = render(
-        "model_selection",
+        template,
         task=request.task,
         project=request.project,
         candidates=candidates_table(evidence.described()),

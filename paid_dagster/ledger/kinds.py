@@ -53,6 +53,10 @@ class Kind(StrEnum):
     BUDGET_EXCEEDED = "budget.exceeded"
     GATE_TRIPPED = "gate.tripped"
     GATE_RESUMED = "gate.resumed"
+    # the prompt registry (stream `prompts`)
+    PROMPT_ADDED = "prompt.added"
+    PROMPT_PROMOTED = "prompt.promoted"
+    PROMPT_RETIRED = "prompt.retired"
 
 
 # The fields each payload carries (a run.finished also carries every field of AgentRunResult).
@@ -64,7 +68,16 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
     Kind.LABEL_ADDED: ("label", "purpose", "ref", "written"),
     Kind.LABEL_REMOVED: ("label", "ref", "written"),
     Kind.EFFECT_INTENDED: ("intent", "what"),
-    Kind.TRIAGE_DECIDED: ("clear", "reason", "question", "assumption", "parsed", "prompt_template_hash", "attempt"),
+    Kind.TRIAGE_DECIDED: (
+        "clear",
+        "reason",
+        "question",
+        "assumption",
+        "parsed",
+        "prompt_template_hash",
+        "prompt_bundle",
+        "attempt",
+    ),
     Kind.RUN_STARTED: (
         "run_id",
         "repo",
@@ -79,8 +92,18 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
         "worker_host",
         "worker_started",
         "paid_attempt",
+        "prompt_bundle",
     ),
-    Kind.RUN_FINISHED: ("run_id", "outcome", "duration_s", "error", "llm_calls", "tokens_in", "tokens_out"),
+    Kind.RUN_FINISHED: (
+        "run_id",
+        "outcome",
+        "duration_s",
+        "error",
+        "llm_calls",
+        "tokens_in",
+        "tokens_out",
+        "prompt_bundle",
+    ),
     Kind.RUN_FAILED: ("stage", "transient", "error_type", "error", "dagster_run_id", "attempt", "run_key"),
     Kind.RETRY_SCHEDULED: ("attempt", "of", "reason", "stage", "backoff_s", "dagster_run_id", "run_key", "resume_from"),
     Kind.RUN_GAVE_UP: ("attempts", "stage", "reason", "transient", "dagster_run_id", "error"),
@@ -118,6 +141,9 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
     Kind.BUDGET_EXCEEDED: ("project", "budget", "spent", "limit", "period", "run_id", "purpose", "reason"),
     Kind.GATE_TRIPPED: ("project", "reason"),
     Kind.GATE_RESUMED: ("project", "by"),
+    Kind.PROMPT_ADDED: ("name", "version", "project", "parent", "author", "note"),
+    Kind.PROMPT_PROMOTED: ("name", "version", "project", "previous", "by", "reason"),
+    Kind.PROMPT_RETIRED: ("name", "version", "project", "by", "reason"),
 }
 
 # Old name → current kind: events recorded before a rename are read as the current kind.

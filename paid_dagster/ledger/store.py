@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +63,19 @@ def _utc(value: datetime) -> datetime:
 _ENGINES: dict[str, sa.Engine] = {}
 
 
+def create_tables(tables: sa.MetaData, engine: sa.Engine) -> None:
+    """CREATE TABLE where missing; processes starting at once on a fresh database race on it (one is told the
+    table exists between its check and its CREATE), so a failed attempt is checked again."""
+    for attempt in range(5):
+        try:
+            tables.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 def _engine(url: str) -> sa.Engine:
     engine = _ENGINES.get(url)
     if engine is None:
@@ -74,7 +88,7 @@ def _engine(url: str) -> sa.Engine:
                 dbapi_connection.execute("PRAGMA journal_mode=WAL")
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
-        metadata.create_all(engine)
+        create_tables(metadata, engine)
         _ENGINES[url] = engine
     return engine
 

@@ -29,7 +29,9 @@ class Harness:
     ledger: Ledger
     client: GitHubClient
 
-    def run(self, number: int = 1, **limits: Any) -> AgentRunResult:
+    def run(
+        self, number: int = 1, prompt_choice: dict[str, str] | None = None, follow_up: str = "", **limits: Any
+    ) -> AgentRunResult:
         if limits:
             config = self.config.model_copy(update={"limits": self.config.limits.model_copy(update=limits)})
         else:
@@ -46,6 +48,8 @@ class Harness:
                 gateway=LLMGateway(config.model, self.ledger),
                 ledger=self.ledger,
                 run_id=new_run_id(),
+                follow_up=follow_up,
+                prompt_choice=prompt_choice or {},
             )
         )
 

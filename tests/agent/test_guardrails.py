@@ -64,7 +64,8 @@ def test_wind_down_message_at_ninety_percent(tmp_path: Path) -> None:
 
 
 def test_a_project_overrides_the_prompt_and_the_run_records_its_version(tmp_path: Path) -> None:
-    from paid_dagster.agent.prompts import load_template
+    from paid_dagster.agent.prompts import content_hash
+    from paid_dagster.learning.registry import PromptRegistry
 
     prompts = tmp_path / "prompts"
     prompts.mkdir()
@@ -74,7 +75,9 @@ def test_a_project_overrides_the_prompt_and_the_run_records_its_version(tmp_path
         repo = h.config.repositories[0].model_copy(update={"prompts_dir": str(prompts)})
         h.config = h.config.model_copy(update={"repositories": (repo,)})
         custom = h.run()
-        assert builtin.prompt_template_hash == load_template("task")[1]
-        assert custom.prompt_template_hash == load_template("task", prompts)[1] != builtin.prompt_template_hash
+        builtin_task = PromptRegistry(h.ledger).current("task")
+        assert builtin.prompt_template_hash == builtin_task.version == builtin.prompt_bundle["task"]
+        custom_task = content_hash((prompts / "task.md").read_text())
+        assert custom.prompt_template_hash == custom_task == custom.prompt_bundle["task"] != builtin_task.version
         assert custom.prompt_hash != builtin.prompt_hash
         assert "House rules for octo-org/shopcart #1" in h.model.calls[-1].last_user_message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import requests
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
 
-from .conftest import DagsterDev, wait_until
+from .conftest import ROOT, DagsterDev, wait_until
 
 pytestmark = pytest.mark.daemon
 
@@ -134,6 +136,54 @@ def test_ui_shows_lineage_partitions_and_metadata(dagster_dev: DagsterDev, label
     upstream = {n["assetKey"]["path"][0]: sorted(d["path"][0] for d in n["dependencyKeys"]) for n in nodes}
     assert upstream["pull_request"] == ["agent_run", "github_issue"] and upstream["agent_run"] == [
         "github_issue",
+        "prompt_registry",
         "triage",
     ]
-    assert upstream["triage"] == ["github_issue"]
+    assert upstream["triage"] == ["github_issue", "prompt_registry"]
+    assert "prompt_registry" in upstream["review"] and upstream["quality_score"] == ["pull_request"]
+
+
+def materialize_in(dev: DagsterDev, *argv: str) -> None:
+    """`dagster asset materialize` on the webserver's instance (the same DAGSTER_HOME and ledger)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "paid_dagster.definitions", *argv],
+        cwd=ROOT,
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_ui_shows_prompt_versions_upstream_of_runs_pull_requests_and_scores(
+    dagster_dev: DagsterDev, labeled: dict, tmp_path: Path
+) -> None:
+    """Lineage prompt version → agent run → pull request → quality score, and the registry's page lists the
+    version the run sent with its uses."""
+    key = issue_key(dagster_dev.stack.seed.repo, 1)
+    started = Ledger(dagster_dev.env["PAID_LEDGER_URL"]).last(key, "run.started")
+    assert started is not None
+    system_version = started.data["prompt_bundle"]["system"]
+    materialize_in(dagster_dev, "--select", "quality_score", "--partition", key)
+    materialize_in(dagster_dev, "--select", "prompt_registry")
+    manager, browser = launch_browser()
+    try:
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(f"{dagster_dev.url}/assets/quality_score?view=lineage&lineageScope=upstream&lineageDepth=5")
+        page.wait_for_load_state("networkidle")
+        dismiss_overlays(page)
+        for name in ("prompt_registry", "agent_run", "pull_request", "quality_score"):
+            page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "prompt-lineage.png"))
+        # The registry's latest materialization: every version with its uses, and the current ones one per line.
+        page.goto(f"{dagster_dev.url}/assets/prompt_registry?view=events", wait_until="networkidle")
+        dismiss_overlays(page)
+        page.get_by_text("current system", exact=True).first.wait_for(timeout=60_000)
+        body = page.inner_text("body")
+        assert f"{system_version}: 1 uses" in body, body[-3000:]
+        page.screenshot(path=str(tmp_path / "prompt-registry.png"))
+    finally:
+        browser.close()
+        manager.stop()

@@ -1,9 +1,9 @@
-"""A real ledger on SQLite and on PostgreSQL (a database of its own in the private cluster, so that nothing
-else's tables are touched), models priced in paid.yaml on the scripted model, and history to choose from."""
+"""A real ledger on SQLite and on PostgreSQL (a database of its own in the private cluster, dropped afterwards), models priced in paid.yaml on the scripted model, and history to choose from."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,35 +22,28 @@ DEFAULT = "openai/paid-scripted"  # $3 / $15 per million tokens
 MINI = "openai/paid-scripted-mini"  # the cheapest
 MAX = "openai/paid-scripted-max"  # the dearest
 PRICES = {DEFAULT: (3e-06, 1.5e-05), MINI: (1e-07, 4e-07), MAX: (1.5e-05, 7.5e-05)}
-DATABASE = "paid_models_test"
-
-
-def own_postgres_database() -> str:
-    url = os.environ.get("PAID_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail("PostgreSQL tests need PAID_TEST_POSTGRES_URL: run them with `make test`, which starts PostgreSQL")
-    server = url.replace("postgresql://", "postgresql+psycopg2://", 1)
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": DATABASE}).first():
-            conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
-    admin.dispose()
-    own = server.rsplit("/", 1)[0] + f"/{DATABASE}"
-    engine = sa.create_engine(own)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    return own
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}" if request.param == "sqlite" else own_postgres_database()
-    stale = store._ENGINES.pop(url, None)  # its tables were just dropped: a new engine creates them again
-    if stale is not None:
-        stale.dispose()
-    return url
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh ledger database: a SQLite file, or a PostgreSQL database of its own (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+        return
+    url = os.environ.get("PAID_TEST_POSTGRES_URL", "")
+    if not url:
+        pytest.fail("PostgreSQL tests need PAID_TEST_POSTGRES_URL: run them with `make test`, which starts PostgreSQL")
+    server = sa.make_url(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    name = f"paid_learning_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    for key in [k for k in store._ENGINES if name in k]:
+        store._ENGINES.pop(key).dispose()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
 
 
 @pytest.fixture
