@@ -15,6 +15,7 @@ class Kind(StrEnum):
     # an issue and its trigger
     ISSUE_LABELED = "issue.labeled"
     ISSUE_LABEL_IGNORED = "issue.label_ignored"
+    RUN_REQUESTED = "run.requested"  # started by hand: `paid run` or a launch from the Dagster UI
     ISSUE_SNAPSHOT = "issue.snapshot"
     ISSUE_COMMENTED = "issue.commented"
     LABEL_ADDED = "label.added"
@@ -80,7 +81,19 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
         "worker_started",
         "paid_attempt",
     ),
-    Kind.RUN_FINISHED: ("run_id", "outcome", "duration_s", "error", "llm_calls", "tokens_in", "tokens_out"),
+    Kind.RUN_REQUESTED: ("repo", "number", "cause", "by", "via", "dagster_run_id"),
+    Kind.RUN_FINISHED: (
+        "run_id",
+        "outcome",
+        "duration_s",
+        "error",
+        "llm_calls",
+        "tokens_in",
+        "tokens_out",
+        "canceled_by",
+        "stage",
+        "dagster_run_id",
+    ),
     Kind.RUN_FAILED: ("stage", "transient", "error_type", "error", "dagster_run_id", "attempt", "run_key"),
     Kind.RETRY_SCHEDULED: ("attempt", "of", "reason", "stage", "backoff_s", "dagster_run_id", "run_key", "resume_from"),
     Kind.RUN_GAVE_UP: ("attempts", "stage", "reason", "transient", "dagster_run_id", "error"),
