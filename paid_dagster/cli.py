@@ -68,6 +68,15 @@ def ensure_dagster_home(home: Path) -> Path:
     return home
 
 
+def apply_concurrency(home: Path, config_path: Path) -> None:
+    """The instance's run queue set from paid.yaml's `concurrency:` (global and per-repository caps)."""
+    from .concurrency import with_run_coordinator
+    from .config import load_config
+
+    instance = home / "dagster.yaml"
+    instance.write_text(with_run_coordinator(instance.read_text(), load_config(config_path).concurrency))
+
+
 def _wait_for_port(port: int, timeout: float = 60.0) -> bool:
     import socket
 
@@ -203,6 +212,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     base = Path(args.dir).resolve()
     home = ensure_dagster_home(base / "dagster_home")
     stack = start_stack(base / "stack", forge_port=args.forge_port, model_port=args.model_port)
+    apply_concurrency(home, stack.config_path)
     env = dict(os.environ)
     env.update(
         {
