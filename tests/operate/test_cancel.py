@@ -151,3 +151,27 @@ def test_a_manual_start_is_recorded_once_as_the_trigger(tmp_path: Path) -> None:
     triggers = [e.data for e in ledger.read(stream=key, kinds=["decision.made"]) if e.data["decision"] == "trigger"]
     assert len(triggers) == 1 and triggers[0]["context"]["by"] == "alice"
     assert start.attempt("d-9") != start.attempt("d-10")  # each start is an attempt of its own for triage
+
+
+def test_a_termination_during_a_model_call_is_not_retried(tmp_path: Path) -> None:
+    """mini-swe-agent retries a failed model call with backoff (4 s and more); Dagster's interruption must end it
+    at once instead."""
+    from dagster import DagsterExecutionInterruptedError
+
+    from paid_dagster.agent.engine import GatewayModel
+    from paid_dagster.config import parse_config
+    from paid_dagster.llm import LLMGateway
+
+    config = parse_config({"repositories": [{"name": "octo/shop"}], "model": {"name": "openai/scripted"}})
+    calls: list[float] = []
+
+    class Interrupted(GatewayModel):
+        def _query(self, messages: list[dict[str, str]], **kwargs: object) -> object:
+            calls.append(time.monotonic())
+            raise DagsterExecutionInterruptedError()
+
+    model = Interrupted(LLMGateway(config.model, Ledger(f"sqlite:///{tmp_path / 'l.sqlite3'}")), "o__r__1", "run-1")
+    started = time.monotonic()
+    with pytest.raises(DagsterExecutionInterruptedError):
+        model.query([{"role": "user", "content": "hello"}])
+    assert len(calls) == 1 and time.monotonic() - started < 2
