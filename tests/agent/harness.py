@@ -29,7 +29,7 @@ class Harness:
     ledger: Ledger
     client: GitHubClient
 
-    def run(self, number: int = 1, **limits: Any) -> AgentRunResult:
+    def run(self, number: int = 1, attempt: dict[str, Any] | None = None, **limits: Any) -> AgentRunResult:
         if limits:
             config = self.config.model_copy(update={"limits": self.config.limits.model_copy(update=limits)})
         else:
@@ -46,6 +46,7 @@ class Harness:
                 gateway=LLMGateway(config.model, self.ledger),
                 ledger=self.ledger,
                 run_id=new_run_id(),
+                attempt=attempt or {},
             )
         )
 
