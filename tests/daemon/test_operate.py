@@ -168,28 +168,43 @@ def test_paid_run_starts_one_run_and_paid_stop_ends_it_for_good(dev: DagsterDev)
     assert_stopped_for_good(dev, repo, number, run_id, "bob")
 
 
-def launch_as_the_ui_does(dev: DagsterDev, key: str) -> str:
-    """The launch the UI sends for one partition of paid_build: the partition's tag and nothing of Paid's."""
+def launch_from_the_ui(page: Any, dev: DagsterDev, key: str) -> str:
+    """paid_build's "Materialize all…" for one partition, picked in the launch dialog: "Launch 1 run"."""
     from paid_dagster.commands.operate import Webserver
 
     webserver = Webserver(dev.url)
-    location, repository = webserver.job_location()
-    webserver.add_partition(location, repository, key)
-    return webserver.launch(location, repository, {"dagster/partition": key})
+    webserver.add_partition(*webserver.job_location(), key)  # the dialog's "Add partition" does the same
+    location, _ = webserver.job_location()
+    page.goto(f"{dev.url}/locations/{location}/jobs/paid_build", wait_until="networkidle")
+    dismiss_overlays(page)
+    click(page, page.get_by_role("button", name="Materialize all…"))
+    dialog = page.get_by_role("dialog")
+    click(page, dialog.get_by_text("Select a partition or create one"))
+    page.keyboard.type(key)
+    click(page, page.get_by_role("menuitem", name=key).last)
+    click(page, dialog.get_by_role("button", name="Launch 1 run"))
+    runs = wait_until(
+        lambda: instance(dev).get_runs(RunsFilter(tags={"dagster/partition": key})), 60, what="the launched run"
+    )
+    assert len(runs) == 1
+    return str(runs[0].run_id)
 
 
 def test_the_run_page_shows_the_turns_and_terminate_stops_it(dev: DagsterDev, tmp_path: Path) -> None:
     repo, number = slow_issue(dev)
     key = issue_key(repo, number)
-    run_id = launch_as_the_ui_does(dev, key)
-    wait_until(sandboxed_sleeps, 180, interval=0.5, what="the slow command in the sandbox")
-    ledger = Ledger(dev.ledger_url)
-    requested = ledger.read(stream=key, kinds=["run.requested"])
-    assert [(e.data["by"], e.data["via"]) for e in requested] == [("Dagster UI", "ui")]
-    assert instance(dev).get_run_by_id(run_id).tags["paid/repo"] == repo  # type: ignore[union-attr]
     manager, browser = launch_browser()
     try:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        run_id = launch_from_the_ui(page, dev, key)
+        wait_until(sandboxed_sleeps, 180, interval=0.5, what="the slow command in the sandbox")
+        ledger = Ledger(dev.ledger_url)
+        requested = ledger.read(stream=key, kinds=["run.requested"])
+        assert [(e.data["by"], e.data["via"], e.data["dagster_run_id"]) for e in requested] == [
+            ("Dagster UI", "ui", run_id)
+        ]
+        run = instance(dev).get_run_by_id(run_id)
+        assert run is not None and run.tags["paid/repo"] == repo  # tagged by the run queue: counted per repository
         page.goto(f"{dev.url}/runs/{run_id}", wait_until="networkidle")
         dismiss_overlays(page)
         page.get_by_text("turn 1 · Let me read the cart module", exact=False).first.wait_for(timeout=60_000)
