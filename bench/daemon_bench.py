@@ -10,6 +10,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from dagster import DagsterInstance, RunsFilter
 from paid_standins.dagster_dev import DagsterDev, add_sample_repositories, configure, dagster_dev, wait_until
@@ -61,7 +62,14 @@ def most_at_once(dev: DagsterDev, keys: set[str]) -> dict[str, int]:
     import os
 
     os.environ["DAGSTER_HOME"] = str(dev.home)
-    records = DagsterInstance.get().get_run_records(RunsFilter(job_name="paid_build"))
+    instance = DagsterInstance.get()
+
+    def finished() -> list[Any] | None:
+        records = instance.get_run_records(RunsFilter(job_name="paid_build"))
+        mine = [r for r in records if r.dagster_run.tags.get("dagster/partition") in keys]
+        return mine if mine and all(r.dagster_run.is_finished for r in mine) else None
+
+    records = wait_until(finished, 600, what="the runs to finish (their review step ends after the PR)")
     points: dict[str, list[tuple[float, int]]] = {}
     for record in records:
         if record.dagster_run.tags.get("dagster/partition") in keys and record.start_time and record.end_time:
@@ -103,7 +111,6 @@ def main() -> None:
                 row(f"dagster dev: {AT_ONCE} at once over 3 repos, label → PR p50", statistics.median(waits), "s")
                 row(f"dagster dev: {AT_ONCE} at once over 3 repos, label → PR p95", percentile(waits, 0.95), "s")
                 row(f"dagster dev: {AT_ONCE} at once, runs per minute", AT_ONCE * 60 / elapsed, "runs/min")
-                time.sleep(5)  # the last runs' review step ends after their PR
                 most = most_at_once(dev, set(times))
                 print(f"  most runs of one repository at once (limit {PER_REPOSITORY}): {most}")
         finally:
