@@ -15,6 +15,7 @@ ALL = [
     "reliability_bench",
     "realprojects_bench",
     "prompts_bench",
+    "daemon_bench",
 ]
 
 

@@ -73,7 +73,6 @@ def under_daemon(tmp: Path) -> float:
     home = tmp / "daemon-home"
     home.mkdir()
     (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-    bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),
@@ -83,7 +82,7 @@ def under_daemon(tmp: Path) -> float:
     }
     port = free_port()
     proc = subprocess.Popen(
-        [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)],
+        [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -95,7 +94,7 @@ def under_daemon(tmp: Path) -> float:
 
         wait_until(lambda: _ok(requests, f"http://127.0.0.1:{port}/server_info"), 180, what="dagster dev")
         subprocess.run(
-            [str(bin_dir / "dagster"), "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
+            [sys.executable, "-m", "dagster", "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
             cwd=ROOT,
             env=env,
             check=True,

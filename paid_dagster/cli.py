@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .commands import prompts
+from .commands import operate, prompts
 from .secrets import mask_log_records
 
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
@@ -67,6 +67,15 @@ def ensure_dagster_home(home: Path) -> Path:
     if not config.exists():
         config.write_text(instance_template())
     return home
+
+
+def apply_concurrency(home: Path, config_path: Path) -> None:
+    """The instance's run queue set from paid.yaml's `concurrency:` (global and per-repository caps)."""
+    from .concurrency import with_run_coordinator
+    from .config import load_config
+
+    instance = home / "dagster.yaml"
+    instance.write_text(with_run_coordinator(instance.read_text(), load_config(config_path).concurrency))
 
 
 def _wait_for_port(port: int, timeout: float = 60.0) -> bool:
@@ -204,6 +213,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     base = Path(args.dir).resolve()
     home = ensure_dagster_home(base / "dagster_home")
     stack = start_stack(base / "stack", forge_port=args.forge_port, model_port=args.model_port)
+    apply_concurrency(home, stack.config_path)
     env = dict(os.environ)
     env.update(
         {
@@ -445,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     model_serve.set_defaults(func=cmd_model_serve)
 
     prompts.register(sub)
+    operate.register(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

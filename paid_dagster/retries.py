@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from .agent.outcome import RunOutcome
 from .config import RetrySettings
 from .keys import idempotency_key, parse_issue_key
 from .learning.decisions import Decision, DecisionKind, decision_key, record_decision
@@ -168,6 +169,8 @@ def undecided(ledger: Ledger) -> list[Event]:
             idempotency_key(Kind.RUN_GAVE_UP, run_id)
         ):
             continue
+        if ledger.has(idempotency_key(Kind.RUN_FINISHED, RunOutcome.CANCELED, run_id)):
+            continue  # a person stopped it: whatever failed on the way out, it is not Paid's to retry
         pending.append(event)
     return pending
 

@@ -20,7 +20,7 @@ from ..llm import LLMError, LLMGateway
 from ..llm.gateway import BudgetExceeded
 from ..sandbox import Sandbox
 from .guardrails import WIND_DOWN, Budget, Trip, check_before_call, nearly_spent, repeated_action
-from .outcome import TRIPS, RunOutcome
+from .outcome import TRIPS, Interruption, RunOutcome
 from .progress import Progress, TurnReport, intent_of, silent
 
 OUTCOMES = {
@@ -105,6 +105,7 @@ class GuardedAgent(DefaultAgent):
                 command=self.commands[-1] if self.commands else "",
                 exit_code=extra.get("returncode"),
                 output=str(extra.get("raw_output") or observation.get("content") or ""),
+                tokens=self.budget.tokens + getattr(self.model, "tokens", 0),
                 cost_usd=self.budget.cost + self.cost,
             ).line()
         )
@@ -119,16 +120,20 @@ class Engine(Protocol):
 class GatewayModel(LitellmTextbasedModel):
     """mini-swe-agent's text-based litellm model whose calls go through Paid's gateway."""
 
-    abort_exceptions = [*LitellmTextbasedModel.abort_exceptions, LLMError]
+    # An interruption (the run terminated) must end the call at once, not be retried with backoff.
+    abort_exceptions = [*LitellmTextbasedModel.abort_exceptions, LLMError, Interruption]  # type: ignore[list-item]
 
     def __init__(self, gateway: LLMGateway, stream: str, run_id: str) -> None:
         super().__init__(model_name=gateway.settings.name, cost_tracking="ignore_errors")
         self.gateway = gateway
         self.stream = stream
         self.run_id = run_id
+        self.tokens = 0  # in and out, for the progress lines
 
     def _query(self, messages: list[dict[str, str]], **kwargs: Any) -> Any:
-        return self.gateway.complete(messages, self.stream, purpose="agent", run_id=self.run_id).raw
+        reply = self.gateway.complete(messages, self.stream, purpose="agent", run_id=self.run_id)
+        self.tokens += reply.tokens_in + reply.tokens_out
+        return reply.raw
 
 
 class SandboxEnvironment:
@@ -187,8 +192,9 @@ class MiniSweAgentEngine:
     def run(self, task: str, sandbox: Sandbox, limits: Limits, budget: Budget | None = None) -> EngineResult:
         budget = budget or Budget(started=time.time())
         environment = SandboxEnvironment(sandbox, limits.command_timeout_seconds)
+        model = GatewayModel(self.gateway, self.stream, self.run_id)
         agent = GuardedAgent(
-            GatewayModel(self.gateway, self.stream, self.run_id),
+            model,
             environment,
             limits=limits,
             commands=environment.commands,
@@ -209,6 +215,7 @@ class MiniSweAgentEngine:
             status, summary = RunOutcome.MODEL_ERROR, str(exc)
         budget.turns += agent.n_calls
         budget.cost += agent.cost
+        budget.tokens += model.tokens
         if agent.trip is not None:
             status = agent.trip.outcome
         return EngineResult(

@@ -15,6 +15,7 @@ class Budget:
     started: float
     turns: int = 0
     cost: float = 0.0
+    tokens: int = 0  # in and out
 
 
 @dataclass(frozen=True)

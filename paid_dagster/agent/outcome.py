@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC
 from enum import StrEnum
 
 
@@ -19,9 +20,19 @@ class RunOutcome(StrEnum):
     SECRET_IN_CHANGES = "secret_in_changes"  # the changes hold a secret: never pushed
     CRASHED = "crashed"  # the worker died mid-run (kill -9, OOM, a lost host): found by the retry sensor
     SETUP_FAILED = "setup_failed"  # the repository's environment could not be prepared: no model call was made
+    CANCELED = "canceled"  # a person stopped the run (Dagster UI or `paid stop`): never retried, nothing more pushed
 
 
 # A guardrail stopped the agent; its work so far is committed and explained.
 TRIPS = (RunOutcome.LIMITS_EXCEEDED, RunOutcome.TIMEOUT, RunOutcome.LOOP_DETECTED, RunOutcome.BUDGET_EXCEEDED)
 # Outcomes whose branch must never leave the machine.
 NOT_PUBLISHED = (RunOutcome.SECRET_IN_CHANGES,)
+
+
+class Interruption(ABC):  # noqa: B024 (no abstract method: it only classifies)
+    """Any `BaseException` that is not an `Exception` (KeyboardInterrupt, an orchestrator's termination of the
+    run): never retried, never taken for a failure."""
+
+    @classmethod
+    def __subclasshook__(cls, candidate: type) -> bool:
+        return issubclass(candidate, BaseException) and not issubclass(candidate, Exception)

@@ -27,13 +27,15 @@ class TurnReport:
     command: str
     exit_code: int | None
     output: str
+    tokens: int  # tokens in and out so far in this run
     cost_usd: float
 
     def line(self) -> str:
         code = "?" if self.exit_code is None else str(self.exit_code)
         return (
             f"turn {self.turn} · {one_line(self.intent, 160) or '(no thought)'} · $ {one_line(self.command, 200)}"
-            f" · exit {code} · {one_line(self.output, 240) or '(no output)'} · ${self.cost_usd:.4f} so far"
+            f" · exit {code} · {one_line(self.output, 240) or '(no output)'}"
+            f" · {self.tokens} tokens, ${self.cost_usd:.4f} so far"
         )
 
 

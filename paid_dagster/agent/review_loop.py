@@ -19,6 +19,7 @@ from ..learning.selection import SelectionRequest, gateway_for
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..llm import LLMGateway
+from .progress import Progress, silent
 from .review import ReviewFinding, ReviewOutcome, ReviewState, ai_review, findings_dicts, review_body, risk_tier
 from .run import AgentRunRequest, AgentRunResult, new_run_id, run_agent
 
@@ -50,6 +51,7 @@ class ReviewRequest:
     ledger: Ledger
     dagster_run_id: str  # recorded on the remediation runs
     resuming: bool = False  # a retry of a failed review: its posted rounds are found again on GitHub, not refused
+    progress: Progress = silent  # each review round and the remediation's turns as they happen (the Dagster run log)
 
     @property
     def key(self) -> str:
@@ -150,6 +152,10 @@ def review_in_rounds(review: FreshReview) -> ReviewOutcome:
         )
         blocking = [f for f in findings if f.blocking]
         post_review_once(review, run.run_id, round_number, tier, findings, prompt_version, paths)
+        request.progress(
+            f"review round {round_number} · tier {tier} · {len(findings)} finding(s), {len(blocking)} blocking"
+            + (" · the agent fixes them" if blocking and round_number <= settings.review_rounds else "")
+        )
         if not blocking:
             break
         if round_number > settings.review_rounds:
@@ -256,6 +262,7 @@ def remediate(review: FreshReview, blocking: list[ReviewFinding]) -> AgentRunRes
             attempt={"dagster_run_id": request.dagster_run_id, "cause": "review"},
             follow_up=notes,
             follow_up_prompt="remediation",
+            progress=request.progress,
         )
     )
     publish_run(review.client, request.ledger, result, request.issue.title, request.github.token())

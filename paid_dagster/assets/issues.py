@@ -18,6 +18,7 @@ from ..ledger import Event, Ledger
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from ..safe_text import one_line
+from ..triggers import manual_start, record_manual_start
 from ..worker import this_worker
 from .failures import attempt_of, failures_recorded
 from .metadata import safe_log, safe_metadata
@@ -26,7 +27,13 @@ from .prompts import PROMPT_REGISTRY
 
 
 def _labeling(context: AssetExecutionContext, ledger_res: LedgerResource) -> dict[str, Any]:
+    """Who started this attempt and with which event: the label's (from the tags or the ledger), or a person's
+    start by hand (`paid run`, a launch from the UI), recorded here as the run's trigger."""
     tags = context.run.tags
+    start = manual_start(tags)
+    if start is not None:
+        record_manual_start(ledger_res.ledger(), context.partition_key, start, context.run.run_id)
+        return {"labeler": start.by, "label_event_id": start.attempt(context.run.run_id)}
     if tags.get("paid/labeler"):
         return {"labeler": tags["paid/labeler"], "label_event_id": tags.get("paid/label_event_id")}
     event = ledger_res.ledger().last(context.partition_key, Kind.ISSUE_LABELED)
@@ -204,6 +211,10 @@ def rederived_triage(context: AssetExecutionContext, recorded: Event) -> Iterato
     yield Output(decision, metadata=metadata)
 
 
+def run_cause(tags: Any) -> str:
+    return "manual" if manual_start(tags) else str(tags.get("paid/cause", "label"))
+
+
 @asset(partitions_def=paid_issues, deps=[PROMPT_REGISTRY], group_name="paid", code_version="1", kinds={"python"})
 @failures_recorded("agent_run")
 def agent_run(
@@ -234,7 +245,7 @@ def agent_run(
             attempt={
                 "dagster_run_id": context.run.run_id,
                 "label_event_id": github_issue.label_event_id,
-                "cause": context.run.tags.get("paid/cause", "label"),
+                "cause": run_cause(context.run.tags),
                 "paid_attempt": attempt_of(context),
                 **{f"worker_{k}": v for k, v in vars(this_worker()).items()},
             },
@@ -246,7 +257,7 @@ def agent_run(
         safe_metadata(
             {
                 "run_id": result.run_id,
-                "cause": context.run.tags.get("paid/cause", "label"),
+                "cause": run_cause(context.run.tags),
                 "reason": context.run.tags.get("paid/follow_up_reason", ""),
                 "outcome": result.outcome,
                 "model": result.model,

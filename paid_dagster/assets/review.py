@@ -11,7 +11,7 @@ from ..github.client import TriggeredIssue
 from ..github.publish import PublishedRun
 from ..resources import GitHubResource, LedgerResource, LLMResource, SettingsResource
 from .failures import failures_recorded
-from .metadata import safe_metadata
+from .metadata import safe_log, safe_metadata
 from .partitions import paid_issues
 from .prompts import PROMPT_REGISTRY
 
@@ -42,6 +42,7 @@ def review(
         ledger=events,
         dagster_run_id=context.run.run_id,
         resuming=context.run.tags.get("paid/cause") == "retry",
+        progress=lambda line: context.log.info(safe_log(line)),  # review rounds on the run's page, as they happen
     )
     try:
         outcome = review_published_run(request)

@@ -16,6 +16,7 @@ from github.PullRequest import PullRequest
 from ..agent.outcome import NOT_PUBLISHED, RunOutcome
 from ..agent.run import AgentRunResult
 from ..agent.workspace import Workspace, WorkspaceError, git_dir_for, remove_run_files
+from ..cancel import CanceledRun, canceled_text, is_canceled
 from ..keys import idempotency_key, issue_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
@@ -140,7 +141,11 @@ def update_body(client: GitHubClient, ledger: Ledger, run: AgentRunResult, pull:
 
 def publish_run(client: GitHubClient, ledger: Ledger, run: AgentRunResult, title: str, token: str) -> PublishedRun:
     """The one way a run reaches GitHub: its branch pushed and its draft PR opened or updated when it has
-    something to show, and, when it stopped early, one comment that says why. Each step at most once."""
+    something to show, and, when it stopped early, one comment that says why. Each step at most once. A run a
+    person canceled is never pushed (a re-execution from the UI reaches here with its stored result)."""
+    if is_canceled(ledger, issue_key(run.repo, run.number), run.run_id):
+        remove_run_files(Path(run.worktree))
+        return PublishedRun(run.run_id, RunOutcome.CANCELED, None)
     if run.commits_ahead == 0 or run.outcome in NOT_PUBLISHED:
         explain_stop(client, ledger, run, None)
         remove_run_files(Path(run.worktree))
@@ -230,6 +235,21 @@ def explain_stop(client: GitHubClient, ledger: Ledger, run: AgentRunResult, pr_u
     )
     return comment_once(
         client, ledger, run.repo, run.number, "stopped", run.run_id, body, run_id=run.run_id, outcome=outcome
+    )
+
+
+def tell_canceled(client: GitHubClient, ledger: Ledger, canceled: CanceledRun) -> bool:
+    """One comment on the issue saying who stopped the run and what that means; once per Dagster run."""
+    return comment_once(
+        client,
+        ledger,
+        canceled.repo,
+        canceled.number,
+        "canceled",
+        canceled.dagster_run_id,
+        canceled_text(canceled),
+        run_id=canceled.run_id,
+        outcome=RunOutcome.CANCELED,
     )
 
 

@@ -15,6 +15,7 @@ class Kind(StrEnum):
     # an issue and its trigger
     ISSUE_LABELED = "issue.labeled"
     ISSUE_LABEL_IGNORED = "issue.label_ignored"
+    RUN_REQUESTED = "run.requested"  # started by hand: `paid run` or a launch from the Dagster UI
     ISSUE_SNAPSHOT = "issue.snapshot"
     ISSUE_COMMENTED = "issue.commented"
     LABEL_ADDED = "label.added"
@@ -94,6 +95,7 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
         "paid_attempt",
         "prompt_bundle",
     ),
+    Kind.RUN_REQUESTED: ("repo", "number", "cause", "by", "via", "dagster_run_id"),
     Kind.RUN_FINISHED: (
         "run_id",
         "outcome",
@@ -103,6 +105,9 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
         "tokens_in",
         "tokens_out",
         "prompt_bundle",
+        "canceled_by",
+        "stage",
+        "dagster_run_id",
     ),
     Kind.RUN_FAILED: ("stage", "transient", "error_type", "error", "dagster_run_id", "attempt", "run_key"),
     Kind.RETRY_SCHEDULED: ("attempt", "of", "reason", "stage", "backoff_s", "dagster_run_id", "run_key", "resume_from"),

@@ -21,11 +21,12 @@ from dagster import (
 
 from ..agent.outcome import RunOutcome
 from ..agent.workspace import sweep_runs
+from ..cancel import record_canceled
 from ..config import ConfigError
 from ..github.client import GitHubClient, GitHubError
-from ..github.publish import comment_once, label_once
+from ..github.publish import comment_once, label_once, tell_canceled
 from ..jobs import paid_build_job
-from ..keys import idempotency_key, parse_issue_key
+from ..keys import KEY, idempotency_key, parse_issue_key
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, SettingsResource
@@ -42,9 +43,11 @@ from ..retries import (
     record_verdict,
     undecided,
 )
+from ..run_tags import CANCELED_BY
 from ..worker import Worker, gone
 
 INTERVAL = int(os.environ.get("PAID_SENSOR_INTERVAL", "30"))
+CANCELED_LOOKBACK = 50  # canceled runs looked at per tick, newest first
 WORKER_TAGS = ("paid/worker_pid", "paid/worker_host", "paid/worker_started")
 
 
@@ -67,6 +70,7 @@ def paid_retry_sensor(
         return SensorResult(skip_reason=f"configuration problem: {exc} (run `paid doctor`)")
     events = ledger.ledger()
     notes = recover_crashed(context.instance, events)
+    notes += record_cancellations(context.instance, events, github)
     swept = sweep_runs(Path(config.work_dir), config.work_retention_days)
     if swept:
         notes.append(f"removed {len(swept)} run director{'y' if len(swept) == 1 else 'ies'} left behind")
@@ -132,6 +136,9 @@ def recover_crashed(instance: DagsterInstance, events: Ledger) -> list[str]:
         worker = Worker.from_tags(dict(run.tags))
         if worker is None or not gone(worker):
             continue
+        now = instance.get_run_by_id(run.run_id)
+        if now is None or now.status != DagsterRunStatus.STARTED:
+            continue  # terminated meanwhile: a canceled run's worker exits too, and that is no crash
         message = f"the worker of this run (pid {worker.pid} on {worker.host}) is gone: killed or crashed mid-run"
         instance.report_run_failed(run, message)
         key = run.tags.get("dagster/partition", "")
@@ -145,4 +152,26 @@ def recover_crashed(instance: DagsterInstance, events: Ledger) -> list[str]:
         failure = Failure("worker", True, "WorkerCrashed", message)
         record_failure(events, key, failure, run.run_id, attempt, run.tags.get("dagster/run_key", ""))
         notes.append(f"{key}: run {run.run_id[:8]} crashed ({message}); handed to the retry policy")
+    return notes
+
+
+def record_cancellations(instance: DagsterInstance, events: Ledger, github: GitHubResource) -> list[str]:
+    """Recently canceled paid_build runs whose cancel is not recorded (stopped while queued or between steps, or
+    the issue could not be told): `run.finished` (canceled), the decision and the comment, once each."""
+    notes = []
+    for record in instance.get_run_records(
+        RunsFilter(job_name=paid_build_job.name, statuses=[DagsterRunStatus.CANCELED]), limit=CANCELED_LOOKBACK
+    ):
+        run = record.dagster_run
+        key = run.tags.get("dagster/partition", "")
+        if not KEY.match(key) or events.has(idempotency_key(Kind.ISSUE_COMMENTED, "canceled", key, run.run_id)):
+            continue
+        stage = "the queue" if record.start_time is None else "a pause between steps"
+        canceled = record_canceled(events, key, run.run_id, run.tags.get(CANCELED_BY, ""), stage)
+        try:
+            tell_canceled(github.client(), events, canceled)
+        except GitHubError as exc:
+            notes.append(f"{key}: canceled run {run.run_id[:8]} recorded; telling the issue failed ({exc})")
+            continue
+        notes.append(f"{key}: run {run.run_id[:8]} was canceled by {canceled.by}; recorded and told")
     return notes

@@ -30,7 +30,12 @@ class Harness:
     client: GitHubClient
 
     def run(
-        self, number: int = 1, prompt_choice: dict[str, str] | None = None, follow_up: str = "", **limits: Any
+        self,
+        number: int = 1,
+        prompt_choice: dict[str, str] | None = None,
+        follow_up: str = "",
+        attempt: dict[str, Any] | None = None,
+        **limits: Any,
     ) -> AgentRunResult:
         if limits:
             config = self.config.model_copy(update={"limits": self.config.limits.model_copy(update=limits)})
@@ -50,6 +55,7 @@ class Harness:
                 run_id=new_run_id(),
                 follow_up=follow_up,
                 prompt_choice=prompt_choice or {},
+                attempt=attempt or {},
             )
         )
 

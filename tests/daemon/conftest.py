@@ -69,7 +69,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
     log = base / "dagster-dev.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(bin_dir / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -89,7 +89,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
 
         wait_until(up, 180, what="the Dagster webserver")
         started = subprocess.run(
-            [str(bin_dir / "dagster"), "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
+            [sys.executable, "-m", "dagster", "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
             cwd=ROOT,
             env=env,
             capture_output=True,

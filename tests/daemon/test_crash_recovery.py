@@ -34,7 +34,7 @@ def dagster_dev(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
     port = free_port()
     with log.open("a") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)],
+            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)],
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -45,7 +45,9 @@ def dagster_dev(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
         wait_until(lambda: _up(port, proc, log), 180, what="the Dagster webserver")
         subprocess.run(
             [
-                str(Path(sys.executable).parent / "dagster"),
+                sys.executable,
+                "-m",
+                "dagster",
                 "sensor",
                 "start",
                 "paid_label_sensor",

@@ -29,7 +29,10 @@ def test_label_becomes_a_draft_pull_request(loop: Loop) -> None:
     messages = [e.user_message for e in loop.instance.all_logs(tick.launched[0])]
     turns = [m for m in messages if m.startswith("turn ")]
     assert turns and "$ cat shopcart/cart.py" in turns[0] and "exit 0" in turns[0] and "so far" in turns[0], turns
+    assert turns[0].startswith("turn 1 · The issue says the total leaves out the first item"), turns[0]
+    assert "tokens, $" in turns[0], turns[0]  # tokens and cost so far
     assert any(m.startswith("checks round 1:") for m in messages), messages
+    assert any(m.startswith("review round 1 · tier ") for m in messages), messages
     # Once the branch is on GitHub, the run's clone and Paid's git are removed: none piles up on disk.
     finished = next(e for e in Ledger(loop.ledger_url).read(kinds=["run.finished"]) if e.data.get("worktree"))
     worktree = Path(finished.data["worktree"])

@@ -1,0 +1,121 @@
+"""Label → draft PR under a real `dagster dev` (daemon, queue, code server; scripted model, bubblewrap) against
+the same loop in process, measured in the same run: p50/p95 of issues labeled one after another, then 20 issues
+labeled at once across 3 repositories (the queue's caps: 4 runs, 2 per repository) for runs per minute and the
+most runs of one repository seen at once."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dagster import DagsterInstance, RunsFilter
+from paid_standins.dagster_dev import DagsterDev, add_sample_repositories, configure, dagster_dev, wait_until
+from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
+from paid_standins.stack import start_stack
+
+from bench.common import row
+from bench.loop_bench import in_process
+from paid_dagster.keys import issue_key
+from paid_dagster.ledger import Ledger
+
+SEQUENTIAL = 5
+AT_ONCE = 20
+MAX_RUNS, PER_REPOSITORY = 4, 2
+REPOS = ["octo-org/shopcart-two", "octo-org/shopcart-three"]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def label_and_wait(dev: DagsterDev, issues: list[tuple[str, int]]) -> dict[str, float]:
+    """Labels the issues now; seconds from each label to its pr.opened in the ledger."""
+    seed, forge = dev.stack.seed, dev.stack.forge
+    labeled: dict[str, datetime] = {}
+    for repo, number in issues:
+        forge.as_user(seed.writer).label(repo, number, "paid-build")
+        labeled[issue_key(repo, number)] = datetime.now(UTC)
+    ledger = Ledger(dev.ledger_url)
+
+    def opened() -> dict[str, datetime] | None:
+        found = {e.stream: e.at for e in ledger.read(kinds=["pr.opened"]) if e.stream in labeled}
+        return found if len(found) == len(labeled) else None
+
+    found = wait_until(opened, 60 + 60 * len(issues), interval=0.2, what="the pull requests")
+    return {key: (found[key] - labeled[key]).total_seconds() for key in labeled}
+
+
+def new_issues(dev: DagsterDev, repos: list[str], count: int) -> list[tuple[str, int]]:
+    seed, forge = dev.stack.seed, dev.stack.forge
+    author = forge.as_user(seed.outsider)
+    chosen = [repos[i % len(repos)] for i in range(count)]
+    return [(repo, author.create_issue(repo, SAMPLE_ISSUE_TITLE, sample_issue_body())) for repo in chosen]
+
+
+def most_at_once(dev: DagsterDev, keys: set[str]) -> dict[str, int]:
+    """Per repository, the most runs of these issues that were in progress at one moment (Dagster's records)."""
+    import os
+
+    os.environ["DAGSTER_HOME"] = str(dev.home)
+    instance = DagsterInstance.get()
+
+    def finished() -> list[Any] | None:
+        records = instance.get_run_records(RunsFilter(job_name="paid_build"))
+        mine = [r for r in records if r.dagster_run.tags.get("dagster/partition") in keys]
+        return mine if mine and all(r.dagster_run.is_finished for r in mine) else None
+
+    records = wait_until(finished, 600, what="the runs to finish (their review step ends after the PR)")
+    points: dict[str, list[tuple[float, int]]] = {}
+    for record in records:
+        if record.dagster_run.tags.get("dagster/partition") in keys and record.start_time and record.end_time:
+            repo = record.dagster_run.tags["paid/repo"]
+            points.setdefault(repo, []).extend([(record.start_time, 1), (record.end_time, -1)])
+    most = {}
+    for repo, steps in points.items():
+        current = peak = 0
+        for _, step in sorted(steps):
+            current += step
+            peak = max(peak, current)
+        most[repo] = peak
+    return most
+
+
+def main() -> None:
+    print("daemon: label → draft PR under dagster dev vs in process (scripted model, bubblewrap)")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        baseline = in_process(tmp)
+        row("in process: one issue, label → PR (baseline)", baseline, "s")
+        stack = start_stack(tmp / "daemon", sandbox="bubblewrap")
+        configure(stack, concurrency={"max_runs": MAX_RUNS, "per_repository": PER_REPOSITORY})
+        repos = add_sample_repositories(stack, REPOS)
+        try:
+            with dagster_dev(tmp / "dev", stack, sensor_interval=1) as dev:
+                time.sleep(3)  # the first (empty) sensor tick
+                one_by_one = [
+                    label_and_wait(dev, new_issues(dev, repos[:1], 1)).popitem()[1] for _ in range(SEQUENTIAL)
+                ]
+                p50 = statistics.median(one_by_one)
+                row(f"dagster dev: {SEQUENTIAL} issues one by one, p50", p50, "s", baseline, higher_is_better=False)
+                row(f"dagster dev: {SEQUENTIAL} issues one by one, p95", percentile(one_by_one, 0.95), "s")
+                issues = new_issues(dev, repos, AT_ONCE)
+                started = time.monotonic()
+                times = label_and_wait(dev, issues)
+                elapsed = time.monotonic() - started
+                waits = list(times.values())
+                row(f"dagster dev: {AT_ONCE} at once over 3 repos, label → PR p50", statistics.median(waits), "s")
+                row(f"dagster dev: {AT_ONCE} at once over 3 repos, label → PR p95", percentile(waits, 0.95), "s")
+                row(f"dagster dev: {AT_ONCE} at once, runs per minute", AT_ONCE * 60 / elapsed, "runs/min")
+                most = most_at_once(dev, set(times))
+                print(f"  most runs of one repository at once (limit {PER_REPOSITORY}): {most}")
+        finally:
+            stack.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""The Dagster run tags that Paid's commands, sensors and assets share (no Dagster import: plain names)."""
+
+from __future__ import annotations
+
+from .keys import parse_issue_key
+
+REPO = "paid/repo"  # the run queue's per-repository limit counts runs by this tag
+ISSUE = "paid/issue"
+CAUSE = "paid/cause"  # label, reply, retry, follow_up, manual
+STARTED_BY = "paid/started_by"  # who started a manual run
+CANCELED_BY = "paid/canceled_by"  # who stopped it (`paid stop` sets it before terminating)
+MANUAL = "manual"
+
+
+def issue_tags(key: str) -> dict[str, str]:
+    """The repository and issue of a partition, as tags: every paid_build run carries them."""
+    repo, number = parse_issue_key(key)
+    return {REPO: repo, ISSUE: str(number)}
