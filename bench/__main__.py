@@ -13,6 +13,7 @@ ALL = [
     "outcomes_bench",
     "reliability_bench",
     "realprojects_bench",
+    "deploy_bench",
 ]
 
 

@@ -87,7 +87,7 @@ class Deployment:
             "password": {"env": "DAGSTER_PG_PASSWORD"},
             "hostname": {"env": "DAGSTER_PG_HOST"},
             "db_name": {"env": "DAGSTER_PG_DB"},
-            "port": 5432,
+            "port": {"env": "DAGSTER_PG_PORT"},
             "scheme": "postgresql+psycopg2",
         }
         return {
@@ -133,6 +133,7 @@ class Deployment:
             "DAGSTER_PG_HOST": self.container("postgres"),
             "DAGSTER_PG_USERNAME": PG_USER,
             "DAGSTER_PG_DB": PG_DB,
+            "DAGSTER_PG_PORT": "5432",
             "PAID_CONFIG": CONFIG_IN_CONTAINER,
             "TMPDIR": str(self.state_dir / "tmp"),
             **self.settings,
