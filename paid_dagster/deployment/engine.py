@@ -38,6 +38,7 @@ from .layout import (
 
 Log = Callable[[str], None]
 FORGE_DATA = "/data/forge"
+SERVICES = ("forge", "model", "postgres", "usercode", "daemon", "webserver", "run")
 FORGE_TOKEN_ENV = "PAID_FORGE_TOKEN"  # the offline stack's token variable (paid_standins.stack.TOKEN_ENV)
 
 
@@ -142,13 +143,16 @@ RUNS_SCRIPT = """
 import json
 from dagster import DagsterInstance
 instance = DagsterInstance.get()
-print(json.dumps([{"run_id": r.run_id, "status": r.status.value, "tags": dict(r.tags)} for r in instance.get_runs()]))
+print(json.dumps([
+    {"run_id": r.run_id, "job": r.job_name, "status": r.status.value, "tags": dict(r.tags)}
+    for r in instance.get_runs()
+]))
 """
 
 
 def runs(client: Any, deployment: Deployment) -> list[dict[str, Any]]:
-    """The instance's runs (id, status, tags), asked inside the webserver's container (the database is not
-    published on the host)."""
+    """The instance's runs, newest first (id, job, status, tags), asked inside the webserver's container (the
+    database is not published on the host)."""
     container = client.containers.get(deployment.container("webserver"))
     code, output = container.exec_run(["python3", "-c", RUNS_SCRIPT], demux=True)
     stdout, stderr = output
@@ -170,7 +174,7 @@ def logs(client: Any, deployment: Deployment, service: str, tail: int = 200, fol
 
 def _containers(client: Any, deployment: Deployment) -> list[Any]:
     found = client.containers.list(all=True, filters={"label": f"{LABEL}={deployment.name}"})
-    order = {service: i for i, service in enumerate(deployment.services())}
+    order = {service: i for i, service in enumerate(SERVICES)}
     return sorted(found, key=lambda c: order.get(c.labels.get("paid.role", ""), len(order)))
 
 

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.deploy]
 
 def build_runs(deployment: Running, number: int) -> list[dict[str, Any]]:
     key = issue_key(SAMPLE_REPO, number)
-    return [r for r in deployment.runs() if r["tags"].get("dagster/partition") == key]
+    return [r for r in deployment.runs() if r["job"] == "paid_build" and r["tags"].get("dagster/partition") == key]
 
 
 def gone(client: Any, container_id: str) -> bool:
