@@ -94,6 +94,16 @@ def require_standins(command: str) -> None:
         ) from None
 
 
+def offline_config(forge_url: str, api_base: str, work_dir: Path, sandbox: str) -> dict[str, Any]:
+    """The stand-ins' paid.yaml (the sample repository, the scripted model) for other addresses: `paid deploy up
+    --offline` runs them in containers."""
+    require_standins("deploy up --offline")
+    from paid_standins.forge.seed import SAMPLE_REPO
+    from paid_standins.stack import stack_config
+
+    return stack_config(forge_url, api_base, SAMPLE_REPO, work_dir, sandbox)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     require_standins("demo")
     from dagster import AssetKey, DagsterInstance

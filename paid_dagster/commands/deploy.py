@@ -96,19 +96,13 @@ def _user_config(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     from ..config import ConfigError, load_config
 
     if args.offline:
-        from ..cli import require_standins
-
-        require_standins("deploy up --offline")
-        from paid_standins.forge.seed import SAMPLE_REPO
-        from paid_standins.stack import stack_config
-
+        from ..cli import offline_config
         from ..deployment.engine import FORGE_TOKEN_ENV
         from ..deployment.layout import FORGE_PORT, MODEL_PORT
 
-        raw = stack_config(
+        raw = offline_config(
             f"http://{args.name}-forge:{FORGE_PORT}",
             f"http://{args.name}-model:{MODEL_PORT}/v1",
-            SAMPLE_REPO,
             Path("/unused"),  # replaced by the deployment's work directory
             "docker",
         )
