@@ -181,7 +181,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from ..deployment.engine import logs
     from ..secrets import SECRETS
 
-    for chunk in logs(_client(), _deployment(args), args.service, tail=args.tail, follow=args.follow):
-        sys.stdout.write(SECRETS.mask(chunk.decode(errors="replace")))
+    deployment = _deployment(args)
+    password = deployment.password_file
+    extra = [password.read_text().strip()] if password.exists() else []
+    for chunk in logs(_client(), deployment, args.service, tail=args.tail, follow=args.follow):
+        sys.stdout.write(SECRETS.mask(chunk.decode(errors="replace"), extra=extra))
         sys.stdout.flush()
     return 0
