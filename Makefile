@@ -1,4 +1,4 @@
-.PHONY: demo ui test lint bench setup clean
+.PHONY: demo ui test lint bench setup clean deploy deploy-offline
 
 # Installs everything and runs the offline demo: label → agent → draft PR on the local GitHub stand-in.
 demo: setup
@@ -8,6 +8,16 @@ demo: setup
 # The Dagster UI on the demo's instance (run `make demo` first).
 ui: setup
 	.venv/bin/paid ui
+
+# Paid as a Docker deployment on this machine (README: "Deploying with Docker"): paid.yaml and the token and
+# model key from this environment; deploy-offline: the same against the forge and the scripted model.
+deploy: setup
+	scripts/build-sandbox-image.sh
+	.venv/bin/paid deploy up
+
+deploy-offline: setup
+	scripts/build-sandbox-image.sh
+	.venv/bin/paid deploy up --offline
 
 # Installs everything (Python packages, bubblewrap, chromium, PostgreSQL) and runs the whole suite.
 test:

@@ -16,6 +16,7 @@ ALL = [
     "realprojects_bench",
     "prompts_bench",
     "daemon_bench",
+    "deploy_bench",
 ]
 
 

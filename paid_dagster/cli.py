@@ -104,6 +104,16 @@ def require_standins(command: str) -> None:
         ) from None
 
 
+def offline_config(forge_url: str, api_base: str, work_dir: Path, sandbox: str) -> dict[str, Any]:
+    """The stand-ins' paid.yaml (the sample repository, the scripted model) for other addresses: `paid deploy up
+    --offline` runs them in containers."""
+    require_standins("deploy up --offline")
+    from paid_standins.forge.seed import SAMPLE_REPO
+    from paid_standins.stack import stack_config
+
+    return stack_config(forge_url, api_base, SAMPLE_REPO, work_dir, sandbox)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     require_standins("demo")
     from dagster import AssetKey, DagsterInstance
@@ -377,7 +387,7 @@ def cmd_forge_serve(args: argparse.Namespace) -> int:
     require_standins("forge serve")
     from paid_standins.forge import Forge, seed_sample
 
-    forge = Forge(args.dir, port=args.port)
+    forge = Forge(args.dir, host=args.host, port=args.port)
     if args.seed == "sample":
         forge.start()
         seed = seed_sample(forge)
@@ -397,7 +407,7 @@ def cmd_model_serve(args: argparse.Namespace) -> int:
     require_standins("model serve")
     from paid_standins.model import Script, ScriptedModelServer
 
-    server = ScriptedModelServer(Script.load(args.script), port=args.port)
+    server = ScriptedModelServer(Script.load(args.script), host=args.host, port=args.port)
     print(f"scripted model at {server.api_base}", flush=True)
     server.serve_forever()
     return 0
@@ -444,6 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = forge_sub.add_parser("serve")
     serve.add_argument("--dir", required=True)
     serve.add_argument("--port", type=int, default=DEMO_FORGE_PORT)
+    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container (`paid deploy up --offline`)")
     serve.add_argument("--seed", choices=["sample", "none"], default="none")
     serve.set_defaults(func=cmd_forge_serve)
 
@@ -452,10 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     model_serve = model_sub.add_parser("serve")
     model_serve.add_argument("--script", default="demo")
     model_serve.add_argument("--port", type=int, default=DEMO_MODEL_PORT)
+    model_serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container (`paid deploy up --offline`)")
     model_serve.set_defaults(func=cmd_model_serve)
 
     prompts.register(sub)
     operate.register(sub)
+    from .commands import deploy as deploy_commands
+
+    deploy_commands.register(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,7 @@ class DockerSandbox:
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
             hostname="sandbox",
-            labels={"paid.sandbox": "1", "paid.owner_pid": str(os.getpid())},
+            labels=owner_labels(),
             init=True,
         )
 
@@ -138,13 +139,29 @@ class DockerSandbox:
         """Sandboxes whose owning process is gone (a run killed without cleanup) are killed."""
         reaped = 0
         for container in self._client.containers.list(filters={"label": "paid.sandbox=1"}):
-            owner = int(container.labels.get("paid.owner_pid", "0") or 0)
-            if owner and _alive(owner):
+            if not self._owner_gone(container.labels):
                 continue
             with contextlib.suppress(self._errors):
                 container.kill()
                 reaped += 1
         return reaped
+
+    def _owner_gone(self, labels: dict[str, str]) -> bool:
+        """Whether the process that started a sandbox is gone. A pid means something in its own pid namespace
+        only: a sandbox started from a deployment's run container (a sibling container) is gone with that
+        container; one started on another host is left alone."""
+        host = labels.get("paid.owner_host", "")
+        if host and host != socket.gethostname():
+            if labels.get("paid.owner_in_container") != "1":
+                return False
+            from docker.errors import NotFound
+
+            try:
+                return bool(self._client.containers.get(host).status != "running")
+            except NotFound:
+                return True  # removed (a run's container is removed when it ends)
+        owner = int(labels.get("paid.owner_pid", "0") or 0)
+        return not (owner and _alive(owner))
 
     def _leftovers(self) -> bool:
         """Processes still running besides the container's init and its `sleep`."""
@@ -162,6 +179,18 @@ class DockerSandbox:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._container.kill()
+
+
+def owner_labels() -> dict[str, str]:
+    """Who started a sandbox: its pid, host name and whether it runs in a container of this Docker engine (a
+    deployment's run container, which says so in $PAID_IN_CONTAINER; its host name is then its id, which the
+    engine can be asked about)."""
+    return {
+        "paid.sandbox": "1",
+        "paid.owner_pid": str(os.getpid()),
+        "paid.owner_host": socket.gethostname(),
+        "paid.owner_in_container": "1" if os.environ.get("PAID_IN_CONTAINER") == "1" else "0",
+    }
 
 
 def _alive(pid: int) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,3 +205,40 @@ def test_cpu_is_capped_at_one_core(sandbox: tuple[Sandbox, Path]) -> None:
     result = box.run(f'python3 -c "{script}"', 60)
     used = float(result.output.split("cpu=")[1].split()[0])
     assert used < 2.8, f"{used:.2f} s of CPU in 2 s of wall time: more than one core"
+
+
+@pytest.mark.docker
+def test_a_sandbox_opened_from_a_run_container_lives_as_long_as_that_container(tmp_path: Path) -> None:
+    """A deployment's run opens its sandbox as a sibling container: the owner's pid means nothing outside its pid
+    namespace, so the sandbox is kept while the owner's container runs and reaped once it is gone; a sandbox
+    of a process elsewhere (not in a container of this engine) is never taken for an orphan."""
+    import docker
+
+    from paid_dagster.sandbox import DEFAULT_IMAGE, DockerSandbox
+
+    client = docker.from_env()
+
+    def sleeper(labels: dict[str, str]) -> Any:
+        return client.containers.run(
+            DEFAULT_IMAGE, ["sleep", "infinity"], detach=True, auto_remove=True, network_mode="none", labels=labels
+        )
+
+    run = sleeper({})  # stands for a deployment's run container
+    owned = {"paid.sandbox": "1", "paid.owner_pid": "1", "paid.owner_in_container": "1"}
+    of_run = sleeper({**owned, "paid.owner_host": run.id[:12]})
+    elsewhere = sleeper({**owned, "paid.owner_host": "another-host", "paid.owner_in_container": "0"})
+    worktree = tmp_path / "w"
+    worktree.mkdir()
+    try:
+        DockerSandbox(worktree).close()
+        running = {c.id for c in client.containers.list(filters={"label": "paid.sandbox=1"})}
+        assert of_run.id in running and elsewhere.id in running
+        run.kill()
+        DockerSandbox(worktree).close()
+        time.sleep(1)
+        running = {c.id for c in client.containers.list(filters={"label": "paid.sandbox=1"})}
+        assert of_run.id not in running and elsewhere.id in running
+    finally:
+        for container in (run, of_run, elsewhere):
+            with contextlib.suppress(Exception):
+                container.kill()

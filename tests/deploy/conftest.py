@@ -1,0 +1,131 @@
+"""A real deployment on this machine's Docker engine (`paid deploy up --offline`), shared by the tests of a module
+and removed afterwards with its containers, network and volume (the cached images are kept)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import requests
+from paid_standins.forge.seed import SAMPLE_REPO
+
+from paid_dagster.deployment.engine import runs
+from paid_dagster.deployment.layout import LABEL, Deployment
+from tests.daemon.conftest import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+CANARY_ENV = "PAID_DEPLOY_CANARY"
+
+
+def paid(*args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """This worktree's `paid`, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "paid_dagster.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class Running:
+    name: str
+    state: Path
+    ui_port: int
+    forge_port: int
+    canary: str
+    up_env: dict[str, str]
+    client: Any
+
+    @property
+    def args(self) -> list[str]:
+        return ["--name", self.name, "--dir", str(self.state)]
+
+    def up(self) -> subprocess.CompletedProcess[str]:
+        ports = ["--ui-port", str(self.ui_port), "--forge-port", str(self.forge_port)]
+        result = paid("deploy", "up", "--offline", *self.args, *ports, env=self.up_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def deployment(self) -> Deployment:
+        return Deployment(self.name, self.state, "", 0, 0, ())
+
+    def runs(self) -> list[dict[str, Any]]:
+        return runs(self.client, self.deployment())
+
+    def run_containers(self) -> list[Any]:
+        filters = {"label": [f"{LABEL}={self.name}", "paid.role=run"]}
+        return list(self.client.containers.list(all=True, filters=filters))
+
+    # --- the forge, as the people on it ---
+
+    @property
+    def forge(self) -> str:
+        return f"http://127.0.0.1:{self.forge_port}"
+
+    def token(self, who: str) -> str:
+        seed = json.loads((self.state / "forge" / "sample-seed.json").read_text())
+        return str(seed["tokens"][seed[who]])
+
+    def as_user(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"token {self.token(who)}"}
+        response = requests.request(method, f"{self.forge}{path}", headers=headers, timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def label(self, number: int) -> None:
+        self.as_user("writer", "POST", f"/repos/{SAMPLE_REPO}/issues/{number}/labels", json={"labels": ["paid-build"]})
+
+    def unlabel(self, number: int) -> None:
+        self.as_user("writer", "DELETE", f"/repos/{SAMPLE_REPO}/issues/{number}/labels/paid-build")
+
+    def pulls(self) -> list[dict[str, Any]]:
+        return list(self.as_user("writer", "GET", f"/repos/{SAMPLE_REPO}/pulls", params={"state": "all"}))
+
+    def pulls_of(self, number: int) -> list[dict[str, Any]]:
+        return [p for p in self.pulls() if p["head"]["ref"].startswith(f"paid/{number}-")]
+
+    def comments(self, number: int) -> list[str]:
+        found = self.as_user("writer", "GET", f"/repos/{SAMPLE_REPO}/issues/{number}/comments")
+        return [c["body"] for c in found]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    state = tmp_path_factory.mktemp("deploy") / "state"
+    canary = "canary" + uuid.uuid4().hex
+    up_env = {
+        "PAID_SENSOR_INTERVAL": "3",
+        "PAID_SECRET_ENV": CANARY_ENV,  # a secret the runs get by name: its value must be written nowhere
+        CANARY_ENV: canary,
+    }
+    running = Running(
+        f"paid-t{uuid.uuid4().hex[:6]}", state, free_port(), free_port(), canary, up_env, docker.from_env()
+    )
+    try:
+        started = time.monotonic()
+        running.up()
+        print(f"deployment up in {time.monotonic() - started:.1f} s")
+        yield running
+    finally:
+        result = paid("deploy", "down", "--volumes", *running.args)
+        assert result.returncode == 0, result.stderr
+        leftovers = running.client.containers.list(all=True, filters={"label": f"{LABEL}={running.name}"})
+        assert leftovers == [], [c.name for c in leftovers]
+
+
+def wait_for(check: Any, timeout: float, what: str, interval: float = 1.0) -> Any:
+    return wait_until(check, timeout, interval=interval, what=what)
