@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .commands import experiments as experiments_command
 from .secrets import mask_log_records
 
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
@@ -439,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     model_serve.add_argument("--script", default="demo")
     model_serve.add_argument("--port", type=int, default=DEMO_MODEL_PORT)
     model_serve.set_defaults(func=cmd_model_serve)
+
+    experiments_command.register(sub)
 
     args = parser.parse_args(argv)
     return int(args.func(args))

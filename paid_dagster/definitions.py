@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
 
 from .assets import agent_run, github_issue, pull_request, triage
+from .assets.experiments import experiments
 from .assets.outcomes import (
     llm_costs,
     llm_costs_valid,
@@ -32,7 +33,7 @@ paid_automation_sensor = AutomationConditionSensorDefinition(
     "paid_automation_sensor",
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Evaluates the rollups' automation conditions (costs, spend, prompt outcomes) every 30 s.",
+    description="Evaluates the rollups' automation conditions (costs, spend, prompt outcomes, experiments) every 30 s.",
 )
 
 defs = Definitions(
@@ -44,6 +45,7 @@ defs = Definitions(
         review,
         quality_score,
         prompt_outcomes,
+        experiments,
         llm_costs,
         project_spend,
     ],

@@ -175,6 +175,7 @@ class AgentRunRequest:
     attempt: Mapping[str, Any] = field(default_factory=dict)  # recorded in `run.started`: cause, Dagster run, ...
     follow_up: str = ""  # what went wrong on the open PR (CI output, review notes), given to the agent as data
     progress: Progress = silent  # each turn, the setup and each checks round as it happens (the Dagster run log)
+    prompt_choice: Mapping[str, str] = field(default_factory=dict)  # prompt name → version pinned for this run
 
 
 def record_start(request: AgentRunRequest, stream: str, branch: str, base: str) -> None:

@@ -53,6 +53,12 @@ class Kind(StrEnum):
     BUDGET_EXCEEDED = "budget.exceeded"
     GATE_TRIPPED = "gate.tripped"
     GATE_RESUMED = "gate.resumed"
+    # experiments (stream `experiment:<name>`, but `experiment.assigned` on the stream)
+    EXPERIMENT_STARTED = "experiment.started"
+    EXPERIMENT_STOPPED = "experiment.stopped"
+    EXPERIMENT_ASSIGNED = "experiment.assigned"
+    EXPERIMENT_CONCLUDED = "experiment.concluded"
+    EXPERIMENT_PROMOTED = "experiment.promoted"
 
 
 # The fields each payload carries (a run.finished also carries every field of AgentRunResult).
@@ -79,6 +85,8 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
         "worker_host",
         "worker_started",
         "paid_attempt",
+        "experiments",
+        "experiment",
     ),
     Kind.RUN_FINISHED: ("run_id", "outcome", "duration_s", "error", "llm_calls", "tokens_in", "tokens_out"),
     Kind.RUN_FAILED: ("stage", "transient", "error_type", "error", "dagster_run_id", "attempt", "run_key"),
@@ -118,6 +126,22 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
     Kind.BUDGET_EXCEEDED: ("project", "budget", "spent", "limit", "period", "run_id", "purpose", "reason"),
     Kind.GATE_TRIPPED: ("project", "reason"),
     Kind.GATE_RESUMED: ("project", "by"),
+    Kind.EXPERIMENT_STARTED: (
+        "name",
+        "kind",
+        "target",
+        "variants",
+        "horizon",
+        "alpha",
+        "test",
+        "auto_promote",
+        "project",
+        "by",
+    ),
+    Kind.EXPERIMENT_STOPPED: ("name", "by", "reason"),
+    Kind.EXPERIMENT_ASSIGNED: ("experiment", "variant", "kind", "target", "value", "project", "run_id"),
+    Kind.EXPERIMENT_CONCLUDED: ("experiment", "winner", "test", "p_value", "difference", "per_variant", "ledger_seq"),
+    Kind.EXPERIMENT_PROMOTED: ("experiment", "target", "version", "project", "by", "changed"),
 }
 
 # Old name → current kind: events recorded before a rename are read as the current kind.
