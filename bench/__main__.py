@@ -11,6 +11,7 @@ ALL = [
     "loop_bench",
     "sandbox_bench",
     "outcomes_bench",
+    "experiments_bench",
     "reliability_bench",
     "realprojects_bench",
 ]
