@@ -12,9 +12,8 @@ from dagster import (
     asset,
 )
 
-from ..learning.experiments import PromptPromoter, Report, evaluate_all, reports_frame, settle, variant_rows
+from ..learning.experiments import PromptPromoter, describe, evaluate_all, reports_frame, settle
 from ..ledger import Ledger
-from ..outcomes.costs import markdown_table
 from ..resources import LedgerResource, SettingsResource
 from .outcomes import quality_score
 
@@ -24,18 +23,6 @@ def prompt_registry(ledger: Ledger) -> PromptPromoter:
     module = importlib.import_module("paid_dagster.learning.registry")
     registry: PromptPromoter = module.PromptRegistry(ledger)
     return registry
-
-
-def report_markdown(report: Report) -> str:
-    import pandas as pd
-
-    shown = pd.DataFrame(variant_rows(report)).drop(columns=["experiment", "state"])
-    verdict = (
-        f"winner **{report.recorded_winner or report.winner}**"
-        if (report.recorded_winner or report.winner)
-        else "no winner yet"
-    )
-    return f"{report.state}, {report.experiment.test} test decides: {verdict}\n\n{markdown_table(shown)}"
 
 
 @asset(
@@ -59,7 +46,7 @@ def experiments(context: AssetExecutionContext, settings: SettingsResource, ledg
     concluded = settle(events, reports, last_seq, lambda: prompt_registry(events))
     for name in concluded:
         context.log.info(f"experiment {name} concluded")
-    metadata = {f"experiment {r.experiment.name}": MetadataValue.md(report_markdown(r)) for r in reports}
+    metadata = {f"experiment {r.experiment.name}": MetadataValue.md(describe(r)) for r in reports}
     return Output(
         reports_frame(reports),
         metadata={

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..config import ExperimentSettings, PaidConfig
-    from ..learning.experiments import Report
     from ..ledger import Ledger
 
 # The commands import what they use when they run: `paid --help` stays quick (scipy and pandas take seconds).
@@ -126,20 +125,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe(report: Report) -> str:
-    from ..learning.experiments import reports_frame
-    from ..outcomes.costs import markdown_table
-
-    winner = report.recorded_winner or report.winner
-    verdict = f"winner {winner}" if winner else "no winner yet"
-    frame = reports_frame([report]).drop(columns=["experiment", "state"])
-    return f"{report.experiment.name} ({report.state}; {report.experiment.test} test decides): {verdict}\n" + (
-        markdown_table(frame)
-    )
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    from ..learning.experiments import evaluate_all
+    from ..learning.experiments import describe, evaluate_all
 
     try:
         config, ledger = opened(args)

@@ -659,3 +659,15 @@ def variant_rows(report: Report) -> list[dict[str, Any]]:
 
 def reports_frame(reports: Iterable[Report]) -> pd.DataFrame:
     return pd.DataFrame([row for r in reports for row in variant_rows(r)], columns=COLUMNS)
+
+
+def describe(report: Report) -> str:
+    """The experiment's state, its deciding test and verdict, and its table (markdown), for the asset's metadata
+    and `paid experiments status`."""
+    from ..outcomes.costs import markdown_table
+
+    winner = report.recorded_winner or report.winner
+    verdict = f"winner **{winner}**" if winner else "no winner yet"
+    frame = reports_frame([report]).drop(columns=["experiment", "state"])
+    head = f"{report.experiment.name} ({report.state}; {report.experiment.test} test decides): {verdict}"
+    return f"{head}\n\n{markdown_table(frame)}"
