@@ -12,7 +12,7 @@ from dagster import (
     asset,
 )
 
-from ..learning.experiments import PromptPromoter, describe, evaluate_all, reports_frame, settle
+from ..learning.experiments import PromptPromoter, as_settled, describe, evaluate_all, reports_frame, settle
 from ..ledger import Ledger
 from ..resources import LedgerResource, SettingsResource
 from .outcomes import quality_score
@@ -44,6 +44,7 @@ def experiments(context: AssetExecutionContext, settings: SettingsResource, ledg
     config, events = settings.load(), ledger.ledger()
     reports, last_seq = evaluate_all(config, events)
     concluded = settle(events, reports, last_seq, lambda: prompt_registry(events))
+    reports = as_settled(reports, concluded)
     for name in concluded:
         context.log.info(f"experiment {name} concluded")
     metadata = {f"experiment {r.experiment.name}": MetadataValue.md(describe(r)) for r in reports}

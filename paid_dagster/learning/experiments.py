@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -613,6 +613,14 @@ def settle(
         if winner is not None:
             promote(ledger, report.experiment, winner, registry)
     return concluded
+
+
+def as_settled(reports: Iterable[Report], concluded: Iterable[str]) -> list[Report]:
+    """The reports as they stand once `settle` has concluded the named experiments."""
+    names = set(concluded)
+    return [
+        replace(r, state="concluded", recorded_winner=r.winner) if r.experiment.name in names else r for r in reports
+    ]
 
 
 # --- the table -------------------------------------------------------------------------------------------

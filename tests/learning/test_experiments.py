@@ -23,6 +23,7 @@ from paid_dagster.learning.decisions import DecisionKind
 from paid_dagster.learning.experiments import (
     Experiment,
     ExperimentError,
+    as_settled,
     assign,
     evaluate_all,
     settle,
@@ -420,6 +421,18 @@ def test_a_crash_between_promoting_and_recording_is_completed_next_time(ledger: 
     settle(ledger, *evaluate_all(config, ledger), lambda: registry)
     (promoted,) = ledger.read(kinds=[Kind.EXPERIMENT_PROMOTED])
     assert promoted.data["changed"] is False and registry.current == {"task": "bbbb"}  # already current: once
+
+
+def test_the_report_after_settling_says_concluded(tmp_path: Path) -> None:
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    synthetic_history(ledger, 120, 0.3, seed=5)
+    config = config_with([prompt_experiment()])
+    reports, last_seq = evaluate_all(config, ledger)
+    concluded = settle(ledger, reports, last_seq, Registry)
+    (settled,) = as_settled(reports, concluded)
+    assert reports[0].state == "running" and (settled.state, settled.recorded_winner) == ("concluded", "b")
+    (again,), _ = evaluate_all(config, ledger)
+    assert again == settled  # what the next evaluation reads back from the ledger
 
 
 def test_no_difference_declares_no_winner(ledger: Ledger) -> None:
