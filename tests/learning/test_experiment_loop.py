@@ -22,7 +22,7 @@ from paid_standins.stack import OfflineStack, start_stack
 
 from paid_dagster.cli import main
 from paid_dagster.keys import issue_key
-from paid_dagster.learning.registry import PromptRegistry
+from paid_dagster.learning import registry as prompt_registry  # the prompts branch's
 from paid_dagster.ledger import Ledger
 from paid_dagster.ledger.kinds import Kind
 from paid_dagster.sensors import paid_pr_sensor
@@ -73,7 +73,7 @@ class World:
     instance: DagsterInstance
     defs: Definitions
     ledger: Ledger
-    registry: PromptRegistry
+    registry: prompt_registry.PromptRegistry
     stopped: bool = False
 
     def stop_stand_ins(self) -> None:
@@ -112,7 +112,7 @@ def world(memory_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     (tmp_path / "home").mkdir()
     ledger = Ledger(ledger_url)
     with instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        world = World(stack, instance, defs, ledger, PromptRegistry(ledger))
+        world = World(stack, instance, defs, ledger, prompt_registry.PromptRegistry(ledger))
         yield world
     if not world.stopped:  # a stopped server's shutdown() would wait forever
         stack.stop()
