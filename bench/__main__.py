@@ -12,6 +12,7 @@ ALL = [
     "sandbox_bench",
     "outcomes_bench",
     "decisions_bench",
+    "experiments_bench",
     "reliability_bench",
     "realprojects_bench",
     "prompts_bench",

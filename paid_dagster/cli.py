@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .commands import experiments as experiments_command
 from .commands import operate, prompts
 from .secrets import mask_log_records
 
@@ -468,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
 
     prompts.register(sub)
     operate.register(sub)
+    experiments_command.register(sub)
     from .commands import deploy as deploy_commands
 
     deploy_commands.register(sub)

@@ -259,6 +259,91 @@ class CheckCommand(Settings):
         return value
 
 
+ExperimentKind = Literal["prompt", "model", "engine", "limit"]
+ExperimentTest = Literal["sequential", "fixed"]
+# YAML gives `value: 20` as a number: a variant's value is kept as text, whatever it compares.
+VariantValue = Annotated[
+    str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v)
+]
+
+
+class ExperimentVariant(Settings):
+    """One arm of an experiment: what it sets (a prompt version, a model, an engine, a limit's value) and its
+    share of the traffic (weights are relative)."""
+
+    name: Text
+    value: VariantValue
+    weight: Number = 1.0
+
+
+class ExperimentSettings(Settings):
+    """One entry of `experiments:` (top level: every repository; under a repository: that one only).
+
+    The first variant is the control; each other one is tested against it. `target` names the prompt (kind
+    prompt) or the `limits:` field (kind limit); a model or an engine is the coding run's."""
+
+    name: Text
+    kind: ExperimentKind
+    target: Text = ""
+    variants: Items[ExperimentVariant]
+    horizon: WholeNumber = 30  # outcomes per arm at which Welch's t-test is computed, once
+    alpha: Number = 0.05
+    test: ExperimentTest = "sequential"  # which test may declare a winner (both are always reported)
+    auto_promote: Flag = False  # a prompt experiment's winner becomes the prompt's current version
+
+    @field_validator("name")
+    @classmethod
+    def _simple_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+            raise ValueError(f"expected a name of letters, digits, `-`, `_` or `.`, got {name!r}")
+        return name
+
+    @field_validator("variants")
+    @classmethod
+    def _two_distinct(cls, variants: tuple[ExperimentVariant, ...]) -> tuple[ExperimentVariant, ...]:
+        names = [v.name for v in variants]
+        if len(variants) < 2 or len(set(names)) != len(names):
+            raise ValueError(f"expected at least two variants with distinct names, got {names}")
+        if not any(v.weight > 0 for v in variants):
+            raise ValueError("expected a variant with a weight above 0")
+        return variants
+
+    @field_validator("alpha")
+    @classmethod
+    def _probability(cls, alpha: float) -> float:
+        if not 0 < alpha < 1:
+            raise ValueError(f"expected a probability between 0 and 1, got {alpha!r}")
+        return alpha
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> ExperimentSettings:
+        if self.kind == "prompt" and not self.target:
+            raise ValueError("a prompt experiment names its prompt in `target` (for example `task`)")
+        if self.kind == "limit":
+            if self.target not in Limits.model_fields:
+                raise ValueError(f"`target` of a limit experiment is one of {', '.join(Limits.model_fields)}")
+            for variant in self.variants:
+                try:
+                    Limits.model_validate({self.target: limit_value(variant.value)})
+                except (ValueError, ValidationError):
+                    raise ValueError(
+                        f"variant {variant.name!r}: {variant.value!r} is not a value of limits.{self.target}"
+                    ) from None
+        if self.kind == "engine":
+            for variant in self.variants:
+                if variant.value not in get_args(Engine):
+                    raise ValueError(f"variant {variant.name!r}: expected one of {get_args(Engine)}")
+        if self.auto_promote and self.kind != "prompt":
+            raise ValueError("auto_promote promotes prompt versions: only a prompt experiment may set it")
+        return self
+
+
+def limit_value(text: str) -> int | float:
+    """A limit variant's value as the number `limits:` takes (whole numbers stay whole)."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
 @with_config(ConfigDict(extra="forbid"))
 class RiskRule(TypedDict):
     """One rule of `risk_policy`: changed paths matching `glob` are of this tier; the first match wins."""
@@ -307,6 +392,7 @@ class RepoSettings(RepoDefaults):
     """One entry of `repositories:`, either `owner/name` or a mapping with a `name`."""
 
     name: Text
+    experiments: Items[ExperimentSettings] = ()  # this repository's own (not taken from `defaults:`)
 
     @model_validator(mode="before")
     @classmethod
@@ -354,6 +440,7 @@ class PaidConfig(Settings):
     work_retention_days: Number = 7.0  # what a crashed or abandoned run left in work_dir is removed after this
     environments: Section[EnvironmentsSettings] = Field(default_factory=EnvironmentsSettings)
     ledger_url: Text | None = None
+    experiments: Items[ExperimentSettings] = ()  # on every repository
     secret_env: Items[Text] = ()  # more variables whose values are secrets, masked wherever text leaves
     defaults: Section[RepoDefaults] = Field(default_factory=RepoDefaults)  # validated before `repositories`
     repositories: Items[RepoSettings] = Field(default=(), validate_default=True)
@@ -468,6 +555,8 @@ MAPPINGS = {
     "risk_policy": "a rule {glob: 'src/**', tier: low|medium|high}",
     "checks": "a check {name, command, parser}",
     "catalogue": "a model {name, api_base, input_cost_per_token, output_cost_per_token}",
+    "experiments": "an experiment {name, kind, target, variants}",
+    "variants": "a variant {name, value, weight}",
 }  # what an item of the list is
 LISTS = {
     "repositories": "a list of `owner/name` entries",

@@ -6,6 +6,7 @@ from dagster import AssetSelection, AutomationConditionSensorDefinition, Default
 
 from .assets import agent_run, github_issue, pull_request, triage
 from .assets.decisions import decisions, quality_signals
+from .assets.experiments import experiments
 from .assets.outcomes import (
     llm_costs,
     llm_costs_valid,
@@ -35,7 +36,8 @@ paid_automation_sensor = AutomationConditionSensorDefinition(
     "paid_automation_sensor",
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Evaluates the rollups' automation conditions (costs, spend, prompt outcomes, models) every 30 s.",
+    description="Evaluates the rollups' automation conditions (costs, spend, prompts, models, decisions,"
+    " experiments) every 30 s.",
 )
 
 defs = Definitions(
@@ -49,6 +51,7 @@ defs = Definitions(
         prompt_outcomes,
         model_scorecard,
         prompt_registry,
+        experiments,
         llm_costs,
         project_spend,
         decisions,

@@ -180,6 +180,7 @@ class AgentRunRequest:
     progress: Progress = silent  # each turn, the setup and each checks round as it happens (the Dagster run log)
     follow_up_prompt: str = "follow_up"  # the template the follow-up is given in ("remediation" for the review's)
     prompt_choice: Mapping[str, str] = field(default_factory=dict)  # prompt name → version pinned for this run
+    model_choice: str = ""  # the coding model an experiment's variant pinned for this run
 
 
 def choose_prompts(request: AgentRunRequest) -> dict[str, PromptChoice]:
@@ -251,6 +252,8 @@ def select_coding_model(request: AgentRunRequest, stream: str) -> Selection:
             idempotency_key=idempotency_key(Kind.DECISION_MADE, request.run_id, str(DecisionKind.MODEL)),
             gateway=request.gateway,
             only=(config.task_default("coding"),) if settings.engine in CLI_ENGINES else (),
+            pinned=request.model_choice,
+            pinned_by=f"experiment {request.attempt.get('experiment_model', '')}".strip(),
         )
     )
 

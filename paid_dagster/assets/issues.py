@@ -12,6 +12,7 @@ from ..github.effects import unlabel
 from ..github.publish import NEEDS_INFO, Published, PublishedRun, ask_question, publish_run
 from ..keys import idempotency_key, parse_issue_key
 from ..learning.decisions import DecisionKind
+from ..learning.experiments import treat
 from ..learning.registry import PromptVersion, record_prompt_choice, registry_for
 from ..learning.selection import SelectionRequest, gateway_for
 from ..ledger import Event, Ledger
@@ -228,21 +229,26 @@ def agent_run(
 ) -> AgentRunResult:
     """The coding agent's attempt on the issue, in a sandbox, committed to branch `paid/<n>-<slug>`."""
     config, issue = settings.load(), github_issue.snapshot
-    repo_settings = config.repository(issue.repo)
     repo = github.client().repo(issue.repo)
     events = ledger.ledger()
+    run_id = new_run_id()
+    # The running experiments' variants for this issue (sticky across its follow-ups), each recorded.
+    treatment = treat(config, config.repository(issue.repo), events, context.partition_key, run_id)
     result = run_agent(
         AgentRunRequest(
-            config=config,
-            settings=repo_settings,
+            config=treatment.config,
+            settings=treatment.settings,
             issue=issue,
             clone_url=repo.clone_url,
             default_branch=repo.default_branch,
             token=github.token(),
-            gateway=llm.gateway(events, issue.repo),
+            gateway=llm.gateway(events, issue.repo, treatment.config.model),
             ledger=events,
-            run_id=new_run_id(),
+            run_id=run_id,
+            prompt_choice=treatment.prompt_choice,
+            model_choice=treatment.model_choice,
             attempt={
+                **treatment.recorded(),
                 "dagster_run_id": context.run.run_id,
                 "label_event_id": github_issue.label_event_id,
                 "cause": run_cause(context.run.tags),

@@ -21,6 +21,7 @@ class DecisionKind(StrEnum):
     TRIAGE = "triage"  # clear enough to work on, or a question first
     PROMPT = "prompt"  # the prompt versions a run uses
     EXPERIMENT_VARIANT = "experiment_variant"  # the variant an issue is assigned in an experiment
+    EXPERIMENT_WINNER = "experiment_winner"  # an experiment concluded: the variant its test found better
     MODEL = "model"  # the model for a task (triage, coding, review)
     ENGINE = "engine"  # the coding engine (mini-swe-agent, a CLI agent)
     SANDBOX = "sandbox"  # bubblewrap, docker, local

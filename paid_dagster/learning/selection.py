@@ -55,6 +55,8 @@ class SelectionRequest:
     gateway: LLMGateway | None = None  # the meta-agent's door; None: the rules alone
     only: tuple[str, ...] = ()  # a narrower list the caller can use (a CLI engine: the model it is configured for)
     now: datetime | None = None
+    pinned: str = ""  # a model an experiment's variant assigned: used if the project allows it, never replaced
+    pinned_by: str = ""  # which experiment pinned it
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,8 @@ def decide(request: SelectionRequest) -> Decision:
 def select_model(request: SelectionRequest) -> Selection:
     """The task's model: the one recorded under the request's key if still allowed, else decided and recorded."""
     config, ledger = request.config, request.ledger
+    if request.pinned:
+        return pinned_selection(request)
     recorded = ledger.by_key(request.idempotency_key)
     if recorded is not None and recorded.data.get("choice") in config.task_candidates(request.task, request.project):
         data = recorded.data
@@ -290,6 +294,26 @@ def select_model(request: SelectionRequest) -> Selection:
         key = request.idempotency_key if recorded is None else f"{request.idempotency_key}:after:{recorded.seq}"
         record_decision(ledger, request.stream, decision, idempotency_key=key)
     return Selection(decision.choice, config.model_settings(decision.choice), decision)
+
+
+def pinned_selection(request: SelectionRequest) -> Selection:
+    """The model an experiment assigned, recorded as the task's decision; refused when the project does not allow it
+    (an experiment compares models the project may use, it never widens them)."""
+    config, allowed = request.config, request.config.allowed_models(request.project)
+    if request.pinned not in allowed:
+        raise NoModelAllowed(
+            f"{request.pinned_by or 'an experiment'} assigns {request.pinned}, which {request.project} does not allow"
+        )
+    decision = Decision(
+        DecisionKind.MODEL,
+        request.pinned,
+        f"pinned by {request.pinned_by or 'an experiment'}",
+        allowed,
+        {"task": request.task, "rule": "experiment"},
+        request.run_id,
+    )
+    record_decision(request.ledger, request.stream, decision, idempotency_key=request.idempotency_key)
+    return Selection(request.pinned, config.model_settings(request.pinned), decision)
 
 
 def gateway_for(request: SelectionRequest) -> LLMGateway:

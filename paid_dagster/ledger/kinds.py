@@ -58,6 +58,12 @@ class Kind(StrEnum):
     PROMPT_ADDED = "prompt.added"
     PROMPT_PROMOTED = "prompt.promoted"
     PROMPT_RETIRED = "prompt.retired"
+    # experiments (stream `experiment:<name>`, but `experiment.assigned` on the stream)
+    EXPERIMENT_STARTED = "experiment.started"
+    EXPERIMENT_STOPPED = "experiment.stopped"
+    EXPERIMENT_ASSIGNED = "experiment.assigned"
+    EXPERIMENT_CONCLUDED = "experiment.concluded"
+    EXPERIMENT_PROMOTED = "experiment.promoted"
 
 
 # The fields each payload carries (a run.finished also carries every field of AgentRunResult).
@@ -94,6 +100,9 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
         "worker_started",
         "paid_attempt",
         "prompt_bundle",
+        "experiments",
+        "experiment",
+        "experiment_model",
     ),
     Kind.RUN_REQUESTED: ("repo", "number", "cause", "by", "via", "dagster_run_id"),
     Kind.RUN_FINISHED: (
@@ -149,6 +158,22 @@ PAYLOAD: dict[Kind, tuple[str, ...]] = {
     Kind.PROMPT_ADDED: ("name", "version", "project", "parent", "author", "note"),
     Kind.PROMPT_PROMOTED: ("name", "version", "project", "previous", "by", "reason"),
     Kind.PROMPT_RETIRED: ("name", "version", "project", "by", "reason"),
+    Kind.EXPERIMENT_STARTED: (
+        "name",
+        "kind",
+        "target",
+        "variants",
+        "horizon",
+        "alpha",
+        "test",
+        "auto_promote",
+        "project",
+        "by",
+    ),
+    Kind.EXPERIMENT_STOPPED: ("name", "by", "reason"),
+    Kind.EXPERIMENT_ASSIGNED: ("experiment", "variant", "kind", "target", "value", "project", "run_id"),
+    Kind.EXPERIMENT_CONCLUDED: ("experiment", "winner", "test", "p_value", "difference", "per_variant", "ledger_seq"),
+    Kind.EXPERIMENT_PROMOTED: ("experiment", "target", "version", "project", "by", "changed"),
 }
 
 # Old name → current kind: events recorded before a rename are read as the current kind.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from ..config import PaidConfig, config_from_text, read_config, register_secrets
+from ..config import ModelSettings, PaidConfig, config_from_text, read_config, register_secrets
 from ..github.client import GitHubClient
 from ..ledger import Ledger
 from ..llm import LLMGateway
@@ -88,9 +88,9 @@ class LLMResource(ConfigurableResource):
 
     settings: SettingsResource
 
-    def gateway(self, ledger: Ledger, project: str | None = None) -> LLMGateway:
+    def gateway(self, ledger: Ledger, project: str | None = None, model: ModelSettings | None = None) -> LLMGateway:
         """With a project, each call first checks the project's daily and monthly budgets; only the models allowed
-        (for the project when given) are ever called."""
+        (for the project when given) are ever called. `model` replaces paid.yaml's (an experiment's model variant)."""
         config = self.settings.load()
         guard = None
         if project is not None:
@@ -100,7 +100,7 @@ class LLMResource(ConfigurableResource):
                 status = budget_status(ledger, project, repo.budget_daily_usd, repo.budget_monthly_usd)
                 return status.reason if status.level == "exceeded" else None
 
-        return LLMGateway(config.model, ledger, guard, frozenset(config.allowed_models(project)))
+        return LLMGateway(model or config.model, ledger, guard, frozenset(config.allowed_models(project)))
 
 
 __all__ = ["GitHubResource", "LLMResource", "LedgerResource", "SettingsResource"]
