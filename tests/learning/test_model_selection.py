@@ -251,3 +251,19 @@ def test_a_meta_agent_answer_is_data_cleaned_and_capped(ledger: Ledger, model: S
     rationale = str(recorded(ledger)[0]["rationale"])
     assert "\x1b" not in rationale and "\u202e" not in rationale and len(rationale) < 500
     assert "ignore the rules" in rationale
+
+
+def test_a_model_an_experiment_pinned_is_used_only_if_the_project_allows_it(
+    ledger: Ledger, model: ScriptedModelServer
+) -> None:
+    scored_history(ledger, MINI, "coding", [0.9, 0.9, 0.9, 0.9], 10)  # the rules alone would pick MINI
+    config = models_config(model.api_base, repo={"allowed_models": [DEFAULT, MAX]})
+    pinned = select(config, ledger, key="pinned", pinned=MAX, pinned_by="experiment dearer")
+    assert pinned.model == MAX and pinned.settings.name == MAX
+    decision = recorded(ledger)[-1]
+    assert decision["choice"] == MAX and decision["rationale"] == "pinned by experiment dearer"
+    # An experiment never widens what a project may call: the variant is refused, nothing is recorded for it.
+    with pytest.raises(NoModelAllowed, match="does not allow"):
+        select(config, ledger, key="refused", pinned=MINI, pinned_by="experiment cheaper")
+    assert ledger.by_key("decision.made:refused") is None
+    assert model.request_bodies == []
