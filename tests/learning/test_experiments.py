@@ -235,7 +235,9 @@ def test_variants_are_applied_to_the_run_and_recorded_as_decisions(ledger: Ledge
     assert treatment.recorded() == {
         "experiments": {"task-test": "b", "models": "l", "engines": "a", "turns": "t12"},
         "experiment": "task-test",
+        "experiment_model": "models",
     }
+    assert treatment.model_choice == "openai/large"  # pinned through the model selection, see test_model_selection
     # A follow-up (another run) keeps the variants; each run's decisions are recorded once however often asked.
     treat(config, config.repository(REPO), ledger, issue, "run1")
     follow_up = treat(config, config.repository(REPO), ledger, issue, "run2")
