@@ -20,7 +20,9 @@ def scored(mean_score: float | None) -> str:
 @asset(
     key=PROMPT_REGISTRY,
     io_manager_key="tables",
-    automation_condition=AutomationCondition.on_cron("*/30 * * * *"),
+    # Materialized as soon as it is missing too: a run launched from the UI would otherwise be asked to confirm
+    # materializing assets whose upstream (this) "has not been materialized yet".
+    automation_condition=AutomationCondition.on_cron("*/30 * * * *") | AutomationCondition.on_missing(),
     group_name="paid",
     kinds={"pandas"},
 )

@@ -168,6 +168,17 @@ def test_paid_run_starts_one_run_and_paid_stop_ends_it_for_good(dev: DagsterDev)
     assert_stopped_for_good(dev, repo, number, run_id, "bob")
 
 
+def confirm_missing_upstream(page: Any) -> None:
+    """Dagster asks "Are you sure?" when an upstream asset (prompt_registry, until the automation sensor has
+    materialized it) was never materialized: a person confirms it; the test does the same."""
+    confirm = page.get_by_role("button", name="Confirm")
+    try:
+        confirm.first.wait_for(timeout=5_000)
+    except Exception:
+        return  # no question asked: the launch dialog is open
+    confirm.first.click()
+
+
 def launch_from_the_ui(page: Any, dev: DagsterDev, key: str) -> str:
     """paid_build's "Materialize all…" for one partition, picked in the launch dialog: "Launch 1 run"."""
     from paid_dagster.commands.operate import Webserver
@@ -178,6 +189,7 @@ def launch_from_the_ui(page: Any, dev: DagsterDev, key: str) -> str:
     page.goto(f"{dev.url}/locations/{location}/jobs/paid_build", wait_until="networkidle")
     dismiss_overlays(page)
     click(page, page.get_by_role("button", name="Materialize all…"))
+    confirm_missing_upstream(page)
     dialog = page.get_by_role("dialog")
     click(page, dialog.get_by_text("Select a partition or create one"))
     page.keyboard.type(key)
