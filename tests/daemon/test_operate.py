@@ -190,11 +190,12 @@ def launch_from_the_ui(page: Any, dev: DagsterDev, key: str) -> str:
     dismiss_overlays(page)
     click(page, page.get_by_role("button", name="Materialize all…"))
     confirm_missing_upstream(page)
+    # Inside the dialog, plain clicks: `click` closes overlays, and the dialog is one.
     dialog = page.get_by_role("dialog")
-    click(page, dialog.get_by_text("Select a partition or create one"))
+    dialog.get_by_text("Select a partition or create one").click(timeout=60_000)
     page.keyboard.type(key)
-    click(page, page.get_by_role("menuitem", name=key).last)
-    click(page, dialog.get_by_role("button", name="Launch 1 run"))
+    page.get_by_role("menuitem", name=key).last.click(timeout=60_000)
+    dialog.get_by_role("button", name="Launch 1 run").click(timeout=60_000)
     runs = wait_until(
         lambda: instance(dev).get_runs(RunsFilter(tags={"dagster/partition": key})), 60, what="the launched run"
     )
