@@ -13,6 +13,7 @@ and is made current. A version already known is never promoted again by seeding:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -87,15 +88,15 @@ class _Scope:
     last_seq: int = 0
 
 
-_CREATED: set[str] = set()
+_CREATED: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
 
 
 def _create_tables(engine: sa.Engine) -> None:
-    """Once per database and process."""
-    url = str(engine.url)
-    if url not in _CREATED:
+    """Once per engine (the ledger keeps one per database and process, and makes a new one when the database was
+    recreated, as the ledger's own tables are then created again too)."""
+    if engine not in _CREATED:
         create_tables(registry_metadata, engine)
-        _CREATED.add(url)
+        _CREATED.add(engine)
 
 
 def _utc(value: datetime) -> datetime:
