@@ -118,6 +118,17 @@ class LLMGateway:
             kwargs["fallbacks"] = self.allowed_fallbacks()  # a fallback not allowed is never passed on
         return kwargs
 
+    def _record_error(
+        self, stream: str, purpose: str, run_id: str | None, error: str, error_type: str, latency_ms: float
+    ) -> None:
+        """An `llm.error`: a call refused or failed, with what the model, purpose and run were."""
+        if self.ledger is None:
+            return
+        data = {"model": self.settings.name, "purpose": purpose, "run_id": run_id}
+        self.ledger.append(
+            stream, Kind.LLM_ERROR, {**data, "error": error, "error_type": error_type, "latency_ms": latency_ms}
+        )
+
     def complete(
         self,
         messages: list[dict[str, Any]],
@@ -136,19 +147,7 @@ class LLMGateway:
             raise BudgetExceeded(refusal)
         not_allowed = self.refusal()
         if not_allowed:
-            if self.ledger is not None:
-                self.ledger.append(
-                    stream,
-                    Kind.LLM_ERROR,
-                    {
-                        "model": self.settings.name,
-                        "purpose": purpose,
-                        "run_id": run_id,
-                        "error": not_allowed,
-                        "error_type": ModelNotAllowed.__name__,
-                        "latency_ms": 0.0,
-                    },
-                )
+            self._record_error(stream, purpose, run_id, not_allowed, ModelNotAllowed.__name__, 0.0)
             raise ModelNotAllowed(not_allowed)
         # What the agent saw in its sandbox and what issue authors wrote goes to a third party: never a secret.
         messages = [{**m, "content": redact_obj(m.get("content"))} for m in messages]
@@ -157,19 +156,7 @@ class LLMGateway:
             response = litellm.completion(model=self.settings.name, messages=messages, **self._kwargs(), **extra)
         except Exception as exc:  # litellm raises many provider-specific types
             latency = (time.monotonic() - started) * 1000
-            if self.ledger is not None:
-                self.ledger.append(
-                    stream,
-                    Kind.LLM_ERROR,
-                    {
-                        "model": self.settings.name,
-                        "purpose": purpose,
-                        "run_id": run_id,
-                        "error": redact(str(exc)),
-                        "error_type": type(exc).__name__,
-                        "latency_ms": round(latency, 1),
-                    },
-                )
+            self._record_error(stream, purpose, run_id, redact(str(exc)), type(exc).__name__, round(latency, 1))
             raise LLMError(
                 f"the model {self.settings.name} failed ({type(exc).__name__}): {redact(str(exc))[:300]}; check"
                 " model.name, model.api_base and the API key in paid.yaml"
