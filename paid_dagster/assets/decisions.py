@@ -1,24 +1,16 @@
 """The decisions Paid took and what followed them, and how well its automated checks predict people's verdicts:
 two rollups from the ledger, on the same cron as the others."""
 
-from dagster import AllPartitionMapping, AssetDep, AutomationCondition, MetadataValue, Output, asset
+from dagster import MetadataValue, Output
 
 from ..learning.decision_outcomes import decision_outcomes
 from ..learning.signals import quality_signals as quality_signals_of
 from ..outcomes.costs import markdown_table
 from ..resources import LedgerResource, SettingsResource
-from .outcomes import quality_score
-
-EVERY_30_MIN = "*/30 * * * *"  # as the other rollups
+from .outcomes import ledger_rollup
 
 
-@asset(
-    deps=[AssetDep(quality_score, partition_mapping=AllPartitionMapping())],
-    io_manager_key="tables",
-    automation_condition=AutomationCondition.on_cron(EVERY_30_MIN),
-    group_name="paid",
-    kinds={"pandas"},
-)
+@ledger_rollup(with_runs=False)
 def decisions(settings: SettingsResource, ledger: LedgerResource) -> Output:
     """Each decision kind × choice: how often it was made, and the scores of the issues where it preceded the
     latest score (mean, share good at `outcomes.good_at` or more, share bad under `gates.floor`)."""
@@ -36,13 +28,7 @@ def decisions(settings: SettingsResource, ledger: LedgerResource) -> Output:
     )
 
 
-@asset(
-    deps=[AssetDep(quality_score, partition_mapping=AllPartitionMapping())],
-    io_manager_key="tables",
-    automation_condition=AutomationCondition.on_cron(EVERY_30_MIN),
-    group_name="paid",
-    kinds={"pandas"},
-)
+@ledger_rollup(with_runs=False)
 def quality_signals(settings: SettingsResource, ledger: LedgerResource) -> Output:
     """How well CI first try, lint, iterations and review findings predict merges and votes: n, correlation with
     p-value and 95 % interval, AUC; "not enough data" under `outcomes.min_sample` issues."""

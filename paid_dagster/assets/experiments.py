@@ -1,20 +1,16 @@
 """The `experiments` asset: each experiment's figures per variant and its tests, folded from the ledger."""
 
 from dagster import (
-    AllPartitionMapping,
-    AssetDep,
     AssetExecutionContext,
-    AutomationCondition,
     MetadataValue,
     Output,
-    asset,
 )
 
 from ..learning.experiments import PromptPromoter, as_settled, describe, evaluate_all, reports_frame, settle
 from ..learning.registry import PromptRegistry
 from ..ledger import Ledger
 from ..resources import LedgerResource, SettingsResource
-from .outcomes import quality_score
+from .outcomes import ledger_rollup
 
 
 def prompt_registry(ledger: Ledger) -> PromptPromoter:
@@ -22,17 +18,8 @@ def prompt_registry(ledger: Ledger) -> PromptPromoter:
     return PromptRegistry(ledger)
 
 
-@asset(
-    deps=[
-        AssetDep(quality_score, partition_mapping=AllPartitionMapping()),
-        AssetDep("agent_run", partition_mapping=AllPartitionMapping()),
-    ],
-    io_manager_key="tables",
-    # Often, because the sequential test may be looked at after every outcome; the fold reads the ledger only.
-    automation_condition=AutomationCondition.on_cron("*/10 * * * *"),
-    group_name="paid",
-    kinds={"pandas", "scipy"},
-)
+# Often, because the sequential test may be looked at after every outcome; the fold reads the ledger only.
+@ledger_rollup(cron="*/10 * * * *", kinds=frozenset({"pandas", "scipy"}))
 def experiments(context: AssetExecutionContext, settings: SettingsResource, ledger: LedgerResource) -> Output:
     """Per experiment and variant: issues, n, mean quality score with its 95 % interval, success (merged) rate,
     cost per run and per success, Welch at the horizon and the always-valid sequential p-value. A winner found by

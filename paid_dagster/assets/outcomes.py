@@ -111,6 +111,27 @@ def quality_score(context: AssetExecutionContext, settings: SettingsResource, le
     return Output(frame, metadata=metadata)
 
 
+EVERY_30_MIN = "*/30 * * * *"
+
+
+def ledger_rollup(
+    *, with_runs: bool = True, cron: str = EVERY_30_MIN, kinds: frozenset[str] = frozenset({"pandas"}), **extra: Any
+) -> Any:
+    """The decorator of an unpartitioned rollup from the ledger: after every issue's score (and its agent runs, for
+    lineage), a table through the `tables` IO manager, refreshed on a cron by the automation sensor."""
+    deps = [AssetDep(quality_score, partition_mapping=AllPartitionMapping())]
+    if with_runs:
+        deps.append(AssetDep("agent_run", partition_mapping=AllPartitionMapping()))
+    return asset(
+        deps=deps,
+        io_manager_key="tables",
+        automation_condition=AutomationCondition.on_cron(cron),
+        group_name="paid",
+        kinds=set(kinds),
+        **extra,
+    )
+
+
 def _scored_in_run(context: AssetCheckExecutionContext, ledger: LedgerResource) -> list[dict[str, Any]]:
     """The rows this run wrote to the quality_score table (as SQL tools see them)."""
     import sqlalchemy as sa
@@ -259,16 +280,7 @@ def project_spend(context: AssetExecutionContext, ledger: LedgerResource) -> Out
     )
 
 
-@asset(
-    deps=[
-        AssetDep(quality_score, partition_mapping=AllPartitionMapping()),
-        AssetDep("agent_run", partition_mapping=AllPartitionMapping()),
-    ],
-    io_manager_key="tables",
-    automation_condition=AutomationCondition.on_cron("*/30 * * * *"),
-    group_name="paid",
-    kinds={"pandas"},
-)
+@ledger_rollup()
 def prompt_outcomes(ledger: LedgerResource) -> Output:
     """Prompt version × model × engine → runs, mean quality score, completion rate, cost per run and per point."""
     frame = prompt_outcomes_of(ledger.ledger())

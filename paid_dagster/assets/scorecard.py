@@ -1,24 +1,14 @@
 """model_scorecard: what each model achieved per task, rolled up from the ledger (`learning/scorecard.py`)."""
 
-from dagster import AllPartitionMapping, AssetDep, AutomationCondition, MetadataValue, Output, asset
+from dagster import MetadataValue, Output
 
 from ..learning.scorecard import model_records, scorecard_frame
 from ..outcomes.costs import markdown_table
 from ..resources import LedgerResource
-from .outcomes import quality_score
+from .outcomes import ledger_rollup
 
 
-@asset(
-    deps=[
-        AssetDep(quality_score, partition_mapping=AllPartitionMapping()),
-        AssetDep("agent_run", partition_mapping=AllPartitionMapping()),
-    ],
-    io_manager_key="tables",
-    automation_condition=AutomationCondition.on_cron("*/30 * * * *"),
-    group_name="paid",
-    kinds={"pandas"},
-    code_version="1",
-)
+@ledger_rollup(code_version="1")
 def model_scorecard(ledger: LedgerResource) -> Output:
     """Per model and task (triage, coding, review, model_selection): runs or calls, success rate, mean cost and
     duration, mean quality with its n. From the ledger only: a backfill asks neither GitHub nor the model."""
