@@ -92,6 +92,16 @@ class DagsterDev:
         return subprocess.run(argv, cwd=self.home, env=env, capture_output=True, text=True, check=False, timeout=180)
 
 
+def webserver_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
+    """Whether `dagster dev`'s webserver answers; its log's tail as the error once the process has exited."""
+    if proc.poll() is not None:
+        raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
+    try:
+        return requests.get(f"{url}/server_info", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
 @contextmanager
 def dagster_dev(
     base: Path, stack: OfflineStack, sensors: tuple[str, ...] = ("paid_label_sensor",), sensor_interval: int = 2
@@ -127,16 +137,7 @@ def dagster_dev(
     url = f"http://127.0.0.1:{port}"
     dev = DagsterDev(url, env, home, log, stack)
     try:
-
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
-            try:
-                return requests.get(f"{url}/server_info", timeout=2).ok
-            except requests.RequestException:
-                return False
-
-        wait_until(up, 240, what="the Dagster webserver")
+        wait_until(lambda: webserver_up(url, proc, log), 240, what="the Dagster webserver")
         for name in sensors:
             started = dev.dagster("sensor", "start", name)
             assert started.returncode == 0, started.stdout + started.stderr

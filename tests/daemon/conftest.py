@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
+from paid_standins.dagster_dev import webserver_up
 from paid_standins.stack import TOKEN_ENV, OfflineStack, start_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,16 +78,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
         )
     url = f"http://127.0.0.1:{port}"
     try:
-
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
-            try:
-                return requests.get(f"{url}/server_info", timeout=2).ok
-            except requests.RequestException:
-                return False
-
-        wait_until(up, 180, what="the Dagster webserver")
+        wait_until(lambda: webserver_up(url, proc, log), 180, what="the Dagster webserver")
         started = subprocess.run(
             [sys.executable, "-m", "dagster", "sensor", "start", "paid_label_sensor", "-w", "workspace.yaml"],
             cwd=ROOT,

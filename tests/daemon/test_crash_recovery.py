@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from paid_standins.dagster_dev import webserver_up
 from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
 from paid_standins.stack import TOKEN_ENV, start_stack
 
@@ -42,7 +42,7 @@ def dagster_dev(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
             start_new_session=True,
         )
     try:
-        wait_until(lambda: _up(port, proc, log), 180, what="the Dagster webserver")
+        wait_until(lambda: webserver_up(f"http://127.0.0.1:{port}", proc, log), 180, what="the Dagster webserver")
         subprocess.run(
             [
                 sys.executable,
@@ -67,15 +67,6 @@ def dagster_dev(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _up(port: int, proc: subprocess.Popen[bytes], log: Path) -> bool:
-    if proc.poll() is not None:
-        raise AssertionError(f"dagster dev exited: {log.read_text()[-3000:]}")
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok
-    except requests.RequestException:
-        return False
 
 
 def test_a_run_killed_with_dagster_dev_is_failed_recorded_and_retried_to_one_pr(tmp_path: Path) -> None:
