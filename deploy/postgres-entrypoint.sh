@@ -6,7 +6,7 @@ BIN=/usr/lib/postgresql/15/bin
 DATA=/var/lib/paid-postgres/data
 if [ ! -s "$DATA/PG_VERSION" ]; then
   "$BIN/initdb" -D "$DATA" -U "$DAGSTER_PG_USERNAME" --pwfile=<(printf '%s' "$DAGSTER_PG_PASSWORD") \
-    --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
   echo "host all all all scram-sha-256" >> "$DATA/pg_hba.conf"
   echo "CREATE DATABASE $DAGSTER_PG_DB" | "$BIN/postgres" --single -D "$DATA" postgres >/dev/null
 fi

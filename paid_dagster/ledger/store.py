@@ -76,6 +76,22 @@ def create_tables(tables: sa.MetaData, engine: sa.Engine) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+class UnsupportedDatabase(RuntimeError):
+    """The ledger's database cannot hold what Paid records; the message says how to make one that can."""
+
+
+def refuse_non_utf8(engine: sa.Engine) -> None:
+    """Events hold text from strangers in any script. A PostgreSQL database in another encoding (SQL_ASCII is what
+    `initdb` makes under the C locale) stores it, then fails the first JSON query that decodes it, mid-run."""
+    with engine.connect() as conn:
+        encoding = str(conn.execute(sa.text("SHOW server_encoding")).scalar())
+    if encoding.upper() not in ("UTF8", "UTF-8"):
+        raise UnsupportedDatabase(
+            f"the ledger's PostgreSQL database {engine.url.database!r} is encoded {encoding}; Paid needs UTF8."
+            " Create it with `CREATE DATABASE <name> ENCODING 'UTF8' TEMPLATE template0` (or `initdb -E UTF8`)."
+        )
+
+
 def _engine(url: str) -> sa.Engine:
     engine = _ENGINES.get(url)
     if engine is None:
@@ -88,6 +104,7 @@ def _engine(url: str) -> sa.Engine:
                 dbapi_connection.execute("PRAGMA journal_mode=WAL")
         else:
             engine = sa.create_engine(url, pool_pre_ping=True)
+            refuse_non_utf8(engine)
         create_tables(metadata, engine)
         _ENGINES[url] = engine
     return engine

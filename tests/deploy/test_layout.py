@@ -3,7 +3,6 @@ queue's limits taken from paid.yaml, secrets named and never written, paths that
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -11,13 +10,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import sqlalchemy as sa
 import yaml
 
 from paid_dagster.commands.deploy import secret_names
 from paid_dagster.config import parse_config
 from paid_dagster.deployment.engine import read_password, write_files
 from paid_dagster.deployment.layout import CONFIG_IN_CONTAINER, Deployment
+from tests.databases import postgres_database
 
 CANARY = "ghp_canary" + uuid.uuid4().hex  # a token's value: must appear in no file the deployment writes
 
@@ -38,27 +37,15 @@ def deployment(state: Path, **overrides: object) -> Deployment:
 @pytest.fixture
 def own_database() -> Iterator[dict[str, str]]:
     """A database of its own on the private cluster, dropped afterwards; DAGSTER_PG_* naming it."""
-    url = os.environ.get("PAID_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail("needs PAID_TEST_POSTGRES_URL: run with `make test` or scripts/services.sh")
-    name = f"paid_deploy_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    parsed = urlparse(url)
-    env = {
-        "DAGSTER_PG_HOST": parsed.hostname or "",
-        "DAGSTER_PG_PORT": str(parsed.port or 5432),
-        "DAGSTER_PG_USERNAME": parsed.username or "",
-        "DAGSTER_PG_PASSWORD": parsed.password or "",
-        "DAGSTER_PG_DB": name,
-    }
-    try:
-        yield env
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with postgres_database("paid_deploy") as url:
+        parsed = urlparse(url)
+        yield {
+            "DAGSTER_PG_HOST": parsed.hostname or "",
+            "DAGSTER_PG_PORT": str(parsed.port or 5432),
+            "DAGSTER_PG_USERNAME": parsed.username or "",
+            "DAGSTER_PG_PASSWORD": parsed.password or "",
+            "DAGSTER_PG_DB": parsed.path.lstrip("/"),
+        }
 
 
 @pytest.mark.postgres

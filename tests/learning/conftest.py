@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from paid_standins.model import Script, ScriptedModelServer
 
 from paid_dagster.config import PaidConfig, parse_config
-from paid_dagster.ledger import Ledger, store
+from paid_dagster.ledger import Ledger
+from tests.databases import postgres_database
 from tests.loop.conftest import loop  # noqa: F401  (the forge, the scripted model and a Dagster instance)
 
 REPO = "octo-org/shopcart"
@@ -30,20 +28,8 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
         return
-    url = os.environ.get("PAID_TEST_POSTGRES_URL", "")
-    if not url:
-        pytest.fail("PostgreSQL tests need PAID_TEST_POSTGRES_URL: run them with `make test`, which starts PostgreSQL")
-    server = sa.make_url(url.replace("postgresql://", "postgresql+psycopg2://", 1))
-    name = f"paid_learning_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    for key in [k for k in store._ENGINES if name in k]:
-        store._ENGINES.pop(key).dispose()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with postgres_database("paid_learning") as url:
+        yield url
 
 
 @pytest.fixture

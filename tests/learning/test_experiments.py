@@ -3,9 +3,7 @@ evaluation of synthetic ledgers (SQLite and PostgreSQL) against the same figures
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 import yaml
 from scipy import stats
 
@@ -34,6 +31,7 @@ from paid_dagster.learning.experiments import (
 )
 from paid_dagster.ledger import Ledger
 from paid_dagster.ledger.kinds import Kind
+from tests.databases import postgres_database
 
 REPO = "octo-org/shopcart"
 
@@ -66,23 +64,9 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
     if request.param == "sqlite":
         yield Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
         return
-    url = os.environ.get("PAID_TEST_POSTGRES_URL")
-    if not url:
-        pytest.fail("PostgreSQL tests need PAID_TEST_POSTGRES_URL: run them with `make test`, which starts PostgreSQL")
-    server = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
-    name = f"paid_exp_{uuid.uuid4().hex[:10]}"
-    with server.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    database_url = server.url.set(database=name).render_as_string(hide_password=False)
-    ledger = Ledger(database_url)
-    yield ledger
-    ledger.engine.dispose()
-    from paid_dagster.ledger import store
-
-    store._ENGINES.pop(database_url, None)
-    with server.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
-    server.dispose()
+    with postgres_database("paid_exp") as url:
+        ledger = Ledger(url)
+        yield ledger
 
 
 # --- definitions -------------------------------------------------------------------------------------------
