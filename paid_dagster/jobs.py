@@ -1,11 +1,13 @@
 from dagster import AssetSelection, define_asset_job, in_process_executor
 
+from .run_tags import BUILD_JOB
+
 # The one place Dagster's run retries are set: costly agent runs are never retried by Dagster (a timed-out run
 # would be re-run, and side effects with it); Paid's own policy decides. Sensors' run requests inherit job tags.
 NO_RETRIES = {"dagster/max_retries": "0"}
 
 paid_build_job = define_asset_job(
-    "paid_build",
+    BUILD_JOB,
     selection=AssetSelection.assets("github_issue", "triage", "agent_run", "pull_request", "review"),
     tags=NO_RETRIES,
     # The five steps are sequential: one process per run instead of one per step (each pays the imports).

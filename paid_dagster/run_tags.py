@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .keys import parse_issue_key
 
-REPO = "paid/repo"  # the run queue's per-repository limit counts runs by this tag
+BUILD_JOB = "paid_build"  # the job whose runs are agent runs: the only runs the per-repository limit counts
+REPO = "paid/repo"  # the run queue's per-repository limit counts runs by this tag (only build runs carry it)
 ISSUE = "paid/issue"
 CAUSE = "paid/cause"  # label, reply, retry, follow_up, manual
 STARTED_BY = "paid/started_by"  # who started a manual run

@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from ..concurrency import run_coordinator
+from ..config import ConcurrencySettings
+
 CODE_PORT = 4000
 UI_PORT = 3000
 FORGE_PORT = 8765
@@ -93,16 +96,9 @@ class Deployment:
         return {
             "telemetry": {"enabled": False},
             "storage": {"postgres": {"postgres_db": pg}},
-            "run_coordinator": {
-                "module": "dagster.core.run_coordinator",
-                "class": "QueuedRunCoordinator",
-                "config": {
-                    "max_concurrent_runs": self.max_runs,
-                    "tag_concurrency_limits": [
-                        {"key": "paid/repo", "value": {"applyLimitPerUniqueValue": True}, "limit": self.per_repository}
-                    ],
-                },
-            },
+            "run_coordinator": run_coordinator(
+                ConcurrencySettings(max_runs=self.max_runs, per_repository=self.per_repository)
+            ),
             "run_launcher": {
                 "module": "dagster_docker",
                 "class": "DockerRunLauncher",

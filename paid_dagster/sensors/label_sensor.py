@@ -24,6 +24,7 @@ from ..ledger import Ledger
 from ..outcomes.budgets import Notifier, budget_status, record_budget
 from ..outcomes.gates import gate_state, resume
 from ..resources import GitHubResource, LedgerResource, SettingsResource
+from ..run_tags import CAUSE, ISSUE, REPO
 
 
 @sensor(
@@ -79,11 +80,11 @@ def paid_label_sensor(
                     run_key=trigger.run_key,
                     partition_key=trigger.partition_key,
                     tags={
-                        "paid/repo": trigger.repo,
-                        "paid/issue": str(trigger.number),
+                        REPO: trigger.repo,
+                        ISSUE: str(trigger.number),
                         "paid/labeler": trigger.event.actor,
                         "paid/label_event_id": str(trigger.event.id),
-                        "paid/cause": trigger.cause,
+                        CAUSE: trigger.cause,
                     },
                 )
             )

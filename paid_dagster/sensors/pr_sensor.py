@@ -13,6 +13,7 @@ from ..jobs import paid_build_job, paid_score_job
 from ..outcomes.budgets import budget_status
 from ..outcomes.gates import gate_state
 from ..resources import GitHubResource, LedgerResource, SettingsResource
+from ..run_tags import CAUSE, REPO
 
 
 @sensor(
@@ -88,8 +89,8 @@ def paid_pr_sensor(
                     run_key=run_key,
                     partition_key=key,
                     tags={
-                        "paid/repo": repo,
-                        "paid/cause": "follow_up" if cause not in ("retry",) else "retry",
+                        REPO: repo,
+                        CAUSE: "follow_up" if cause not in ("retry",) else "retry",
                         "paid/follow_up_reason": cause,
                     },
                 )

@@ -3,6 +3,7 @@ and removed afterwards with its containers, network and volume (the cached image
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -98,6 +99,20 @@ class Running:
     def pulls_of(self, number: int) -> list[dict[str, Any]]:
         return [p for p in self.pulls() if p["head"]["ref"].startswith(f"paid/{number}-")]
 
+    def diagnosis(self) -> str:
+        lines = ["runs:"]
+        for run in self.runs():
+            tags = run["tags"]
+            lines.append(f"  {run['run_id'][:8]} {run['job']} {run['status']} {tags.get('dagster/partition', '')}")
+        for issue in self.as_user("writer", "GET", f"/repos/{SAMPLE_REPO}/issues", params={"state": "all"}):
+            labels = [label["name"] for label in issue["labels"]]
+            lines.append(f"issue #{issue['number']} {labels}:")
+            lines += [f"  comment: {body[:600]}" for body in self.comments(issue["number"])]
+        daemon = self.client.containers.get(f"{self.name}-daemon")
+        lines.append("daemon, last lines:")
+        lines.append(daemon.logs(tail=60).decode(errors="replace"))
+        return "\n".join(lines)
+
     def comments(self, number: int) -> list[str]:
         found = self.as_user("writer", "GET", f"/repos/{SAMPLE_REPO}/issues/{number}/comments")
         return [c["body"] for c in found]
@@ -125,6 +140,19 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         assert result.returncode == 0, result.stderr
         leftovers = running.client.containers.list(all=True, filters={"label": f"{LABEL}={running.name}"})
         assert leftovers == [], [c.name for c in leftovers]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed deployment test carries what the deployment knew: its runs, the issues' comments, the daemon's
+    last lines. A timeout alone says nothing of why (a run failed and said so on the issue, or none started)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    running = getattr(item, "funcargs", {}).get("deployment")
+    if report.when != "call" or not report.failed or not isinstance(running, Running):
+        return
+    with contextlib.suppress(Exception):
+        report.sections.append(("deployment", running.diagnosis()))
 
 
 def wait_for(check: Any, timeout: float, what: str, interval: float = 1.0) -> Any:

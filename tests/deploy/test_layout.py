@@ -53,8 +53,9 @@ def test_dagster_makes_the_instance_from_the_rendered_file(
     tmp_path: Path, own_database: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagster import DagsterInstance
-    from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_docker import DockerRunLauncher
+
+    from paid_dagster.run_queue import PaidRunCoordinator
 
     d = deployment(tmp_path / "state")
     write_files(d, d.paid_config({"repositories": [{"name": "o/r"}]}))
@@ -66,7 +67,7 @@ def test_dagster_makes_the_instance_from_the_rendered_file(
     instance = DagsterInstance.from_config(str(home))
     try:
         coordinator = instance.run_coordinator
-        assert isinstance(coordinator, QueuedRunCoordinator)
+        assert isinstance(coordinator, PaidRunCoordinator)  # the queue `paid ui` uses: UI launches get their repo
         assert coordinator.get_run_queue_config().max_concurrent_runs == 5
         limits = coordinator.get_run_queue_config().tag_concurrency_limits
         assert limits == [{"key": "paid/repo", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]

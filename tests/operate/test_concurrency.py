@@ -77,8 +77,10 @@ def test_a_run_launched_without_paid_tags_is_counted_against_its_repository(tmp_
         # A run that names its repository keeps it; a run of no issue partition is left alone.
         labeled = new_run({"dagster/partition": "octo__shop-cart__13", "paid/repo": "octo/shop-cart"})
         rollup = new_run({"dagster/partition": "2026-11-22"}, "paid_costs")
-        for run in (labeled, rollup):
+        score = new_run({"dagster/partition": "octo__shop-cart__12"}, "paid_score")  # no agent: takes no slot
+        for run in (labeled, rollup, score):
             instance.add_run(run)
             coordinator.submit_run(SubmitRunContext(run, None))  # type: ignore[arg-type]
         assert instance.get_run_by_id(labeled.run_id).tags["paid/repo"] == "octo/shop-cart"  # type: ignore[union-attr]
         assert "paid/repo" not in instance.get_run_by_id(rollup.run_id).tags  # type: ignore[union-attr]
+        assert "paid/repo" not in instance.get_run_by_id(score.run_id).tags  # type: ignore[union-attr]
