@@ -20,6 +20,7 @@ from .ledger.kinds import Kind
 
 FAILED_LABEL = "paid-failed"
 STAGES = ("github_issue", "triage", "agent_run", "pull_request", "review")
+RETRY_CHOICES = ("retry", "wait", "give_up", "superseded")
 RESUMABLE = ("pull_request", "review")  # a failure here keeps the agent's work: the retry starts at pull_request
 
 # Model providers' errors (litellm / openai names) that say "try again later".
@@ -89,7 +90,7 @@ def record_failure(ledger: Ledger, key: str, failure: Failure, dagster_run_id: s
 class RetryVerdict:
     """What the policy does with a failed attempt: retry now, wait until `due`, or give up."""
 
-    action: str  # retry | wait | give_up
+    action: str  # retry | wait | give_up | superseded
     failed: Event
     attempt: int  # the attempt that failed
     due: datetime
@@ -117,6 +118,8 @@ class RetryVerdict:
         if self.action == "retry":
             start = f"from {self.resume_from}"
             return f"{repo}#{number}: attempt {self.attempt + 1} of {settings.max_attempts} {start} ({what})"
+        if self.action == "superseded":
+            return f"{repo}#{number}: no retry of attempt {self.attempt}: {self.why}"
         return f"{repo}#{number}: gave up ({self.why}); commented and labeled {FAILED_LABEL}"
 
 
@@ -131,7 +134,7 @@ def record_verdict(ledger: Ledger, verdict: RetryVerdict, settings: RetrySetting
             DecisionKind.RETRY,
             verdict.action,
             verdict.why,
-            ("retry", "wait", "give_up"),
+            RETRY_CHOICES,
             {
                 "stage": data.get("stage"),
                 "transient": data.get("transient"),
@@ -150,8 +153,11 @@ def backoff(settings: RetrySettings, attempt: int) -> timedelta:
     return timedelta(seconds=settings.backoff_seconds * 2 ** max(attempt - 1, 0))
 
 
-def decide(settings: RetrySettings, failed: Event, now: datetime) -> RetryVerdict:
+def decide(settings: RetrySettings, failed: Event, now: datetime, superseded: bool = False) -> RetryVerdict:
+    """`superseded`: the issue was triggered again after this failure, so that run is its next attempt."""
     attempt = int(failed.data.get("attempt") or 1)
+    if superseded:
+        return RetryVerdict("superseded", failed, attempt, now, "the issue was triggered again after this failure")
     if not failed.data.get("transient"):
         return RetryVerdict("give_up", failed, attempt, now, "a permanent failure: retrying would fail the same way")
     if attempt >= settings.max_attempts:
@@ -169,6 +175,8 @@ def undecided(ledger: Ledger) -> list[Event]:
             idempotency_key(Kind.RUN_GAVE_UP, run_id)
         ):
             continue
+        if ledger.has(decision_key(DecisionKind.RETRY, run_id, "superseded")):
+            continue  # a newer trigger took over the issue
         if ledger.has(idempotency_key(Kind.RUN_FINISHED, RunOutcome.CANCELED, run_id)):
             continue  # a person stopped it: whatever failed on the way out, it is not Paid's to retry
         pending.append(event)

@@ -4,11 +4,12 @@ after the last attempt one comment on the issue and `paid-failed`. Its skip reas
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dagster import (
     AssetKey,
+    DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -27,7 +28,7 @@ from ..github.client import GitHubClient, GitHubError
 from ..github.publish import comment_once, label_once, tell_canceled
 from ..jobs import paid_build_job
 from ..keys import KEY, idempotency_key, parse_issue_key
-from ..ledger import Ledger
+from ..ledger import Event, Ledger
 from ..ledger.kinds import Kind
 from ..resources import GitHubResource, LedgerResource, SettingsResource
 from ..retries import (
@@ -48,6 +49,8 @@ from ..worker import Worker, gone
 
 INTERVAL = int(os.environ.get("PAID_SENSOR_INTERVAL", "30"))
 CANCELED_LOOKBACK = 50  # canceled runs looked at per tick, newest first
+FAILED_LOOKBACK = 50  # failed runs looked at per tick, newest first, and only those that failed within a day:
+FAILED_WINDOW = timedelta(days=1)  # older failures were settled before this check existed, or by a person
 WORKER_TAGS = ("paid/worker_pid", "paid/worker_host", "paid/worker_started")
 
 
@@ -70,6 +73,7 @@ def paid_retry_sensor(
         return SensorResult(skip_reason=f"configuration problem: {exc} (run `paid doctor`)")
     events = ledger.ledger()
     notes = recover_crashed(context.instance, events)
+    notes += recover_unrecorded_failures(context.instance, events)
     notes += record_cancellations(context.instance, events, github)
     swept = sweep_runs(Path(config.work_dir), config.work_retention_days)
     if swept:
@@ -77,7 +81,8 @@ def paid_retry_sensor(
     now = datetime.now(UTC)  # after the recovery: a crash found now is due now when there is no backoff
     requests: list[RunRequest] = []
     for failed in undecided(events):
-        verdict = decide(config.retries, failed, now)
+        superseded = retriggered_since(events, failed, launched_at(context.instance, failed))
+        verdict = decide(config.retries, failed, now, superseded=superseded)
         note = verdict.note(config.retries, now)
         if verdict.action == "retry" and record_retry(events, verdict, config.retries):
             requests.append(retry_request(context.instance, verdict))
@@ -153,6 +158,57 @@ def recover_crashed(instance: DagsterInstance, events: Ledger) -> list[str]:
         record_failure(events, key, failure, run.run_id, attempt, run.tags.get("dagster/run_key", ""))
         notes.append(f"{key}: run {run.run_id[:8]} crashed ({message}); handed to the retry policy")
     return notes
+
+
+def recover_unrecorded_failures(instance: DagsterInstance, events: Ledger) -> list[str]:
+    """paid_build runs that Dagster failed while no step of theirs could say why: run monitoring found the run's
+    container dead (the Docker launcher can tell; the worker tags cannot, across hosts), or the run died before
+    its first step. Recorded like a crashed worker (`run.finished` crashed, a transient `run.failed`) so that the
+    retry policy gives the issue a new attempt or tells it; a run whose step recorded its failure is left alone."""
+    notes = []
+    since = datetime.now(UTC) - FAILED_WINDOW
+    failed = RunsFilter(job_name=paid_build_job.name, statuses=[DagsterRunStatus.FAILURE], updated_after=since)
+    for record in instance.get_run_records(failed, limit=FAILED_LOOKBACK):
+        run = record.dagster_run
+        key = run.tags.get("dagster/partition", "")
+        if not KEY.match(key) or events.has(idempotency_key(Kind.RUN_FAILED, run.run_id)):
+            continue
+        if events.has(idempotency_key(Kind.RUN_FINISHED, RunOutcome.CANCELED, run.run_id)):
+            continue
+        message = f"the run ended without a word from its steps: {dagster_failure_message(instance, run.run_id)}"
+        events.append(
+            key,
+            Kind.RUN_FINISHED,
+            {"run_id": run.run_id, "outcome": RunOutcome.CRASHED, "error": message, "dagster_run_id": run.run_id},
+            idempotency_key=idempotency_key(Kind.RUN_FINISHED, RunOutcome.CRASHED, run.run_id),
+        )
+        attempt = int(run.tags.get("paid/attempt", "1"))
+        failure = Failure("worker", True, "WorkerLost", message)
+        record_failure(events, key, failure, run.run_id, attempt, run.tags.get("dagster/run_key", ""))
+        notes.append(f"{key}: run {run.run_id[:8]} failed unrecorded ({message[:200]}); handed to the retry policy")
+    return notes
+
+
+def dagster_failure_message(instance: DagsterInstance, run_id: str) -> str:
+    """What Dagster said when it failed the run (run monitoring names the container's state)."""
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE).records
+    messages = [r.event_log_entry.message for r in records if r.event_log_entry.message]
+    return (messages[-1] if messages else "Dagster recorded no reason")[:1500]
+
+
+def launched_at(instance: DagsterInstance, failed: Event) -> datetime:
+    """When the failed attempt's Dagster run was made (its trigger was recorded before); the failure's time when
+    the run is gone."""
+    record = instance.get_run_record_by_id(str(failed.data.get("dagster_run_id")))
+    return record.create_timestamp if record is not None else failed.at
+
+
+def retriggered_since(events: Ledger, failed: Event, launched: datetime) -> bool:
+    """A trusted person labeled the issue again (or its author replied) after the failed attempt was launched:
+    that new trigger's run is the next attempt, and a retry beside it would be a second agent on the issue."""
+    latest = events.last(failed.stream, Kind.ISSUE_LABELED)
+    launched = launched.replace(tzinfo=UTC) if launched.tzinfo is None else launched  # Dagster's are naive UTC
+    return latest is not None and latest.at > launched
 
 
 def record_cancellations(instance: DagsterInstance, events: Ledger, github: GitHubResource) -> list[str]:

@@ -46,7 +46,7 @@ def test_a_retry_verdict_taken_again_after_a_crash_is_one_decision(ledger: Ledge
         record_verdict(ledger, due, settings)
     assert choices(ledger, DecisionKind.RETRY, KEY) == ["wait", "retry"]
     retry = decisions(ledger, DecisionKind.RETRY, KEY)[1].data
-    assert retry["candidates"] == ["retry", "wait", "give_up"] and retry["context"]["max_attempts"] == 3
+    assert retry["candidates"] == ["retry", "wait", "give_up", "superseded"] and retry["context"]["max_attempts"] == 3
     permanent = Failure("pull_request", False, "GithubException", "422 Validation Failed")
     record_failure(ledger, KEY, permanent, "run-2", 2, f"{KEY}:l:1:attempt:2")
     verdict = decide(settings, ledger.read(kinds=[Kind.RUN_FAILED])[1], datetime.now(UTC))

@@ -199,3 +199,53 @@ def test_a_failure_waiting_for_its_backoff_is_one_wait_decision_however_many_tic
     assert [(e.data["choice"], e.data["context"]["attempt"], e.data["run_id"]) for e in waits] == [
         ("wait", 1, "run-that-timed-out")
     ]
+
+
+def failed_by_monitoring(loop: Loop, key: str, run_key: str) -> str:
+    """A build run as the deployment leaves it when its container dies: STARTED on another host (the worker tags
+    cannot tell), then failed by Dagster's run monitoring, with no `run.failed` from any step."""
+    loop.instance.add_dynamic_partitions("paid_issues", [key])
+    tags = {
+        "dagster/partition": key,
+        "dagster/run_key": run_key,
+        "paid/worker_pid": "1",
+        "paid/worker_host": "a-run-container-that-is-gone",
+    }
+    run = create_run_for_test(loop.instance, job_name="paid_build", status=DagsterRunStatus.STARTED, tags=tags)
+    loop.instance.report_run_failed(run, "Run worker container exited: Exit code: 137, OOMKilled: False")
+    return run.run_id
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_a_run_failed_by_run_monitoring_is_recorded_once_and_retried(loop: Loop) -> None:
+    configure(loop)
+    key = issue_key(loop.stack.seed.repo, loop.stack.seed.issue_number)
+    run_id = failed_by_monitoring(loop, key, f"{key}:label-event:7")
+    ticks = [sensor_tick(loop.instance, loop.defs, None, sensor=paid_retry_sensor) for _ in range(2)]
+    ledger = Ledger(loop.ledger_url)
+    failed = ledger.read(stream=key, kinds=["run.failed"])
+    assert [(e.data["stage"], e.data["transient"], e.data["dagster_run_id"]) for e in failed] == [
+        ("worker", True, run_id)
+    ]
+    assert "Exit code: 137" in failed[0].data["error"]  # what Dagster said, for the person reading the issue
+    finished = [e.data["outcome"] for e in ledger.read(stream=key, kinds=["run.finished"])]
+    assert finished[:1] == ["crashed"] and finished.count("crashed") == 1  # then the retry's own end
+    assert ticks[0].run_keys == [f"{key}:label-event:7:attempt:2"] and ticks[1].run_keys == []
+    retry = loop.instance.get_run_by_id(ticks[0].launched[0])
+    assert retry is not None and retry.tags["paid/retry_of"] == run_id
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_a_failure_followed_by_a_new_label_is_not_retried_beside_it(loop: Loop) -> None:
+    configure(loop)
+    key = issue_key(loop.stack.seed.repo, loop.stack.seed.issue_number)
+    run_id = failed_by_monitoring(loop, key, f"{key}:label-event:7")
+    ledger = Ledger(loop.ledger_url)
+    ledger.append(key, "issue.labeled", {"repo": loop.stack.seed.repo, "label_event_id": 8, "cause": "label"})
+    sensor_tick(loop.instance, loop.defs, None, sensor=paid_retry_sensor)  # records the failure, sees the label
+    for _ in range(2):
+        tick = sensor_tick(loop.instance, loop.defs, None, sensor=paid_retry_sensor)
+        assert tick.run_keys == []
+    assert ledger.read(stream=key, kinds=["retry.scheduled", "run.gave_up"]) == []
+    assert choices(ledger, DecisionKind.RETRY, key) == ["superseded"]
+    assert [e.data["run_id"] for e in decisions(ledger, DecisionKind.RETRY, key)] == [run_id]
