@@ -1,5 +1,6 @@
 """How many issue runs go at once: the `concurrency:` section of paid.yaml rendered as the Dagster instance's
-run coordinator (a global cap, and a per-repository cap counted on the `paid/repo` tag). Pure: text in, text
+run coordinator (a global cap, a per-repository cap counted on the `paid/repo` tag, and one build run at a time
+per issue on `paid/build_of`). Pure: text in, text
 out; `paid ui` and the Docker deployment both call it, so the two never disagree."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 import yaml
 
 from .config import ConcurrencySettings
-from .run_tags import REPO
+from .run_tags import BUILD_OF, REPO
 
 COORDINATOR_MODULE = "paid_dagster.run_queue"
 COORDINATOR_CLASS = "PaidRunCoordinator"
@@ -26,7 +27,8 @@ def run_coordinator(settings: ConcurrencySettings) -> dict[str, Any]:
         "config": {
             "max_concurrent_runs": settings.max_runs,
             "tag_concurrency_limits": [
-                {"key": REPO, "value": {"applyLimitPerUniqueValue": True}, "limit": settings.per_repository}
+                {"key": REPO, "value": {"applyLimitPerUniqueValue": True}, "limit": settings.per_repository},
+                {"key": BUILD_OF, "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
             ],
             "dequeue_interval_seconds": DEQUEUE_INTERVAL_SECONDS,
         },

@@ -70,7 +70,10 @@ def test_dagster_makes_the_instance_from_the_rendered_file(
         assert isinstance(coordinator, PaidRunCoordinator)  # the queue `paid ui` uses: UI launches get their repo
         assert coordinator.get_run_queue_config().max_concurrent_runs == 5
         limits = coordinator.get_run_queue_config().tag_concurrency_limits
-        assert limits == [{"key": "paid/repo", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
+        assert limits == [
+            {"key": "paid/repo", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+            {"key": "paid/build_of", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+        ]
         launcher = instance.run_launcher
         assert isinstance(launcher, DockerRunLauncher)
         assert launcher.image == "paid-deploy:test"

@@ -36,7 +36,8 @@ def test_the_section_becomes_a_global_and_a_per_repository_cap() -> None:
     rendered = run_coordinator(config.concurrency)
     assert rendered["config"]["max_concurrent_runs"] == 7
     assert rendered["config"]["tag_concurrency_limits"] == [
-        {"key": "paid/repo", "value": {"applyLimitPerUniqueValue": True}, "limit": 3}
+        {"key": "paid/repo", "value": {"applyLimitPerUniqueValue": True}, "limit": 3},
+        {"key": "paid/build_of", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},  # one agent per issue
     ]
 
 
@@ -74,6 +75,7 @@ def test_a_run_launched_without_paid_tags_is_counted_against_its_repository(tmp_
         queued = coordinator.submit_run(SubmitRunContext(ui_launch, None))  # type: ignore[arg-type]
         assert queued.status == DagsterRunStatus.QUEUED
         assert queued.tags["paid/repo"] == "octo/shop-cart" and queued.tags["paid/issue"] == "12"
+        assert queued.tags["paid/build_of"] == "octo__shop-cart__12"
         # A run that names its repository keeps it; a run of no issue partition is left alone.
         labeled = new_run({"dagster/partition": "octo__shop-cart__13", "paid/repo": "octo/shop-cart"})
         rollup = new_run({"dagster/partition": "2026-11-22"}, "paid_costs")
@@ -81,6 +83,7 @@ def test_a_run_launched_without_paid_tags_is_counted_against_its_repository(tmp_
         for run in (labeled, rollup, score):
             instance.add_run(run)
             coordinator.submit_run(SubmitRunContext(run, None))  # type: ignore[arg-type]
-        assert instance.get_run_by_id(labeled.run_id).tags["paid/repo"] == "octo/shop-cart"  # type: ignore[union-attr]
+        labeled_tags = instance.get_run_by_id(labeled.run_id).tags  # type: ignore[union-attr]
+        assert labeled_tags["paid/repo"] == "octo/shop-cart" and labeled_tags["paid/build_of"] == "octo__shop-cart__13"
         assert "paid/repo" not in instance.get_run_by_id(rollup.run_id).tags  # type: ignore[union-attr]
         assert "paid/repo" not in instance.get_run_by_id(score.run_id).tags  # type: ignore[union-attr]
