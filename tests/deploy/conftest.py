@@ -67,6 +67,18 @@ class Running:
     def runs(self) -> list[dict[str, Any]]:
         return runs(self.client, self.deployment())
 
+    def ledger(self, stream: str, kinds: list[str]) -> list[dict[str, Any]]:
+        """The ledger's events of one issue, read inside the webserver's container (where the database is)."""
+        script = (
+            "import json, sys\nfrom paid_dagster.ledger import Ledger\n"
+            "events = Ledger().read(stream=sys.argv[1], kinds=sys.argv[2:])\n"
+            "print(json.dumps([{'kind': e.kind, 'data': e.data} for e in events]))"
+        )
+        container = self.client.containers.get(f"{self.name}-webserver")
+        code, output = container.exec_run(["python3", "-c", script, stream, *kinds])
+        assert code == 0, output.decode(errors="replace")[-2000:]
+        return list(json.loads(output.decode().strip().splitlines()[-1]))
+
     def run_containers(self) -> list[Any]:
         filters = {"label": [f"{LABEL}={self.name}", "paid.role=run"]}
         return list(self.client.containers.list(all=True, filters=filters))

@@ -121,6 +121,19 @@ def test_kill_9_of_the_daemon_with_runs_in_flight(deployment: Running) -> None:
         assert sum("draft pull request" in c for c in deployment.comments(earlier)) <= 1
     keys = Counter(r["tags"].get("dagster/run_key") for r in deployment.runs() if r["tags"].get("dagster/run_key"))
     assert [k for k, n in keys.items() if n > 1] == []  # no run launched twice
+    # The retry sensor recorded the dead run (a step never could): crashed, then superseded by the relabel.
+    recorded = deployment.ledger(issue_key(SAMPLE_REPO, number), ["run.finished", "run.failed", "decision.made"])
+    dead = [
+        e
+        for e in recorded
+        if e["data"].get("dagster_run_id") == run["run_id"] or e["data"].get("run_id") == run["run_id"]
+    ]
+    assert [e["data"]["outcome"] for e in dead if e["kind"] == "run.finished"] == ["crashed"]
+    assert [e["data"]["stage"] for e in dead if e["kind"] == "run.failed"] == ["worker"]
+    retry_choices = [
+        e["data"]["choice"] for e in dead if e["kind"] == "decision.made" and e["data"]["decision"] == "retry"
+    ]
+    assert "superseded" in retry_choices and "retry" not in retry_choices
     orphans = client.containers.list(filters={"label": ["paid.sandbox=1", f"paid.owner_host={killed_host}"]})
     assert orphans == [], "the dead run's sandbox outlived the next sandbox start"
 
