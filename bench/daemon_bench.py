@@ -35,6 +35,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def label_and_wait(dev: DagsterDev, issues: list[tuple[str, int]]) -> dict[str, float]:
     """Labels the issues now; seconds from each label to its pr.opened in the ledger."""
+    return {key: (opened - labeled).total_seconds() for key, (labeled, opened) in label_and_open(dev, issues).items()}
+
+
+def label_and_open(dev: DagsterDev, issues: list[tuple[str, int]]) -> dict[str, tuple[datetime, datetime]]:
+    """Labels the issues now; each one's label time and its pr.opened time in the ledger."""
     seed, forge = dev.stack.seed, dev.stack.forge
     labeled: dict[str, datetime] = {}
     for repo, number in issues:
@@ -47,7 +52,28 @@ def label_and_wait(dev: DagsterDev, issues: list[tuple[str, int]]) -> dict[str, 
         return found if len(found) == len(labeled) else None
 
     found = wait_until(opened, 60 + 60 * len(issues), interval=0.2, what="the pull requests")
-    return {key: (found[key] - labeled[key]).total_seconds() for key in labeled}
+    return {key: (labeled[key], found[key]) for key in labeled}
+
+
+def phases(dev: DagsterDev, timings: dict[str, tuple[datetime, datetime]]) -> dict[str, list[float]]:
+    """Where label → PR goes under the daemon, per issue: the sensor's tick until the run exists, the queue and
+    the run process's start (a fresh interpreter importing Dagster, litellm and Paid) until Dagster marks it
+    started, then the steps until the PR is recorded."""
+    import os
+
+    os.environ["DAGSTER_HOME"] = str(dev.home)
+    instance = DagsterInstance.get()
+    found: dict[str, list[float]] = {"sensor": [], "queue and process start": [], "steps to the PR": []}
+    for record in instance.get_run_records(RunsFilter(job_name="paid_build")):
+        key = record.dagster_run.tags.get("dagster/partition", "")
+        if key not in timings or record.start_time is None:
+            continue
+        labeled, opened = timings[key]
+        created, started = record.create_timestamp.timestamp(), record.start_time
+        found["sensor"].append(created - labeled.timestamp())
+        found["queue and process start"].append(started - created)
+        found["steps to the PR"].append(opened.timestamp() - started)
+    return found
 
 
 def new_issues(dev: DagsterDev, repos: list[str], count: int) -> list[tuple[str, int]]:
@@ -97,12 +123,15 @@ def main() -> None:
         try:
             with dagster_dev(tmp / "dev", stack, sensor_interval=1) as dev:
                 time.sleep(3)  # the first (empty) sensor tick
-                one_by_one = [
-                    label_and_wait(dev, new_issues(dev, repos[:1], 1)).popitem()[1] for _ in range(SEQUENTIAL)
-                ]
+                timings: dict[str, tuple[datetime, datetime]] = {}
+                for _ in range(SEQUENTIAL):
+                    timings.update(label_and_open(dev, new_issues(dev, repos[:1], 1)))
+                one_by_one = [(opened - labeled).total_seconds() for labeled, opened in timings.values()]
                 p50 = statistics.median(one_by_one)
                 row(f"dagster dev: {SEQUENTIAL} issues one by one, p50", p50, "s", baseline, higher_is_better=False)
                 row(f"dagster dev: {SEQUENTIAL} issues one by one, p95", percentile(one_by_one, 0.95), "s")
+                for phase, seconds in phases(dev, timings).items():
+                    row(f"  of which {phase}, median", statistics.median(seconds), "s")
                 issues = new_issues(dev, repos, AT_ONCE)
                 started = time.monotonic()
                 times = label_and_wait(dev, issues)

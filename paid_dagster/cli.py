@@ -387,11 +387,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_forge_serve(args: argparse.Namespace) -> int:
     require_standins("forge serve")
     from paid_standins.forge import Forge, seed_sample
+    from paid_standins.forge.seed import add_sample_copies
 
     forge = Forge(args.dir, host=args.host, port=args.port)
     if args.seed == "sample":
         forge.start()
         seed = seed_sample(forge)
+        add_sample_copies(forge, seed, args.copy)
         print(json.dumps({"url": forge.url, "repo": seed.repo, "tokens": seed.tokens}, indent=2), flush=True)
         try:
             while True:
@@ -457,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=DEMO_FORGE_PORT)
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container (`paid deploy up --offline`)")
     serve.add_argument("--seed", choices=["sample", "none"], default="none")
+    serve.add_argument(
+        "--copy", action="append", default=[], metavar="OWNER/NAME", help="with --seed sample: another copy of it"
+    )
     serve.set_defaults(func=cmd_forge_serve)
 
     model = sub.add_parser("model", help="the scripted model (OpenAI-compatible, for litellm)")

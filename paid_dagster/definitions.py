@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, AutomationConditionSensorDefinition, DefaultSensorStatus, Definitions
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    in_process_executor,
+)
 
 from .assets import agent_run, github_issue, pull_request, triage
 from .assets.decisions import decisions, quality_signals
@@ -60,6 +66,9 @@ defs = Definitions(
     asset_checks=[quality_floor, project_quality_gate, quality_score_valid, llm_costs_valid],
     jobs=[paid_build_job, paid_score_job, paid_costs_job],
     sensors=[paid_label_sensor, paid_pr_sensor, paid_retry_sensor, paid_late_costs_sensor, paid_automation_sensor],
+    # Every job's steps in its run's own process: Paid's jobs are a few sequential steps, and Dagster's default
+    # (a process per step) made each scoring or rollup run pay the imports twice on machines shared with agents.
+    executor=in_process_executor,
     resources={
         "settings": settings,
         "github": GitHubResource(settings=settings),

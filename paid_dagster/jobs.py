@@ -1,4 +1,4 @@
-from dagster import AssetSelection, define_asset_job, in_process_executor
+from dagster import AssetSelection, define_asset_job
 
 from .run_tags import BUILD_JOB
 
@@ -10,8 +10,6 @@ paid_build_job = define_asset_job(
     BUILD_JOB,
     selection=AssetSelection.assets("github_issue", "triage", "agent_run", "pull_request", "review"),
     tags=NO_RETRIES,
-    # The five steps are sequential: one process per run instead of one per step (each pays the imports).
-    executor_def=in_process_executor,
     description=(
         "Five steps on a labeled issue: snapshot it (github_issue), decide whether it is clear enough (triage),"
         " let the agent work on it (agent_run), open or update its draft PR (pull_request), review the PR and"

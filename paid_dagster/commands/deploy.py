@@ -29,6 +29,13 @@ def register(subparsers: Any) -> None:
     up.add_argument("--offline", action="store_true", help="against the forge and the scripted model, in containers")
     up.add_argument("--ui-port", type=int, default=3000)
     up.add_argument("--forge-port", type=int, default=8765, help="where the offline forge is published on 127.0.0.1")
+    up.add_argument(
+        "--sample-copy",
+        action="append",
+        default=[],
+        metavar="OWNER/NAME",
+        help="with --offline: another copy of the sample repository on the forge, watched like it (repeatable)",
+    )
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="remove its containers (runs and their sandboxes included) and network")
@@ -79,6 +86,7 @@ def _deployment(args: argparse.Namespace, image: str = "", config: Any = None, s
         ui_port=getattr(args, "ui_port", 3000),
         offline=getattr(args, "offline", False),
         forge_port=getattr(args, "forge_port", 8765),
+        sample_copies=tuple(getattr(args, "sample_copy", None) or ()),
         settings={k: os.environ[k] for k in PASSED_SETTINGS if os.environ.get(k)},
     )
 
@@ -107,6 +115,8 @@ def _user_config(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
             "docker",
         )
         raw["github"]["token_env"] = FORGE_TOKEN_ENV
+        template = raw["repositories"][0]
+        raw["repositories"] += [{**template, "name": name} for name in args.sample_copy]
         raw.setdefault("concurrency", {"max_runs": 4, "per_repository": 2})
         path = _state_dir(args) / "offline.paid.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -144,15 +144,23 @@ import json
 from dagster import DagsterInstance
 instance = DagsterInstance.get()
 print(json.dumps([
-    {"run_id": r.run_id, "job": r.job_name, "status": r.status.value, "tags": dict(r.tags)}
-    for r in instance.get_runs()
+    {
+        "run_id": r.dagster_run.run_id,
+        "job": r.dagster_run.job_name,
+        "status": r.dagster_run.status.value,
+        "tags": dict(r.dagster_run.tags),
+        "created": r.create_timestamp.timestamp(),
+        "started": r.start_time,
+        "ended": r.end_time,
+    }
+    for r in instance.get_run_records()
 ]))
 """
 
 
 def runs(client: Any, deployment: Deployment) -> list[dict[str, Any]]:
-    """The instance's runs, newest first (id, job, status, tags), asked inside the webserver's container (the
-    database is not published on the host)."""
+    """The instance's runs, newest first (id, job, status, tags; created, started and ended as Unix times, the last
+    two None until then), asked inside the webserver's container (the database is not published on the host)."""
     container = client.containers.get(deployment.container("webserver"))
     code, output = container.exec_run(["python3", "-c", RUNS_SCRIPT], demux=True)
     stdout, stderr = output
@@ -280,6 +288,7 @@ def _spec(deployment: Deployment, service: str, secret_env: dict[str, str]) -> d
         }
     if service == "forge":
         serve = ["paid", "forge", "serve", "--dir", FORGE_DATA, "--seed", "sample"]
+        serve += [arg for name in deployment.sample_copies for arg in ("--copy", name)]
         return {
             **common,
             "command": [*serve, "--host", "0.0.0.0", "--port", str(FORGE_PORT)],

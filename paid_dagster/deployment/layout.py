@@ -42,6 +42,7 @@ class Deployment:
     ui_port: int = UI_PORT
     offline: bool = False
     forge_port: int = FORGE_PORT
+    sample_copies: tuple[str, ...] = ()  # offline: more copies of the forge's sample repository
     settings: dict[str, str] = field(default_factory=dict)  # PASSED_SETTINGS found on the host
 
     @property
@@ -109,6 +110,7 @@ class Deployment:
                     "container_kwargs": self.run_container_kwargs(),
                 },
             },
+            "sensors": {"use_threads": True, "num_workers": 4},  # as in `paid ui`'s instance
             "run_retries": {"enabled": True, "max_retries": 0},
             # The launcher can tell a dead run container (gone or exited) from a running one: monitoring fails
             # its run within poll_interval_seconds, and paid_retry_sensor then starts the next attempt.

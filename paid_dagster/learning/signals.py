@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
@@ -90,6 +89,8 @@ def associate(component: pd.Series, signal: pd.Series, min_sample: int) -> Assoc
         return Association(name, target, n, positives, note=f"not enough data: {n} issues, {min_sample} needed")
     if pairs["x"].nunique() < 2 or positives in (0, n):
         return Association(name, target, n, positives, note="no variation: every issue has the same value")
+    from scipy import stats  # here, not at the top: ~1 s to import, and every run process loads this module
+
     r, p = stats.pointbiserialr(pairs["y"].to_numpy(dtype=float), pairs["x"].to_numpy(dtype=float))
     low, high = fisher_interval(float(r), n)
     x = pairs["x"].to_numpy(dtype=float)

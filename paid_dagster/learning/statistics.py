@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 Array = npt.NDArray[np.float64]
 Arms = npt.NDArray[np.bool_]
@@ -70,6 +69,8 @@ def mean_interval(values: Array, confidence: float = 0.95) -> MeanInterval:
     mean = float(values.mean())
     if n < 2:
         return MeanInterval(n, mean, None, None)
+    from scipy import stats  # here, not at the top: ~1 s to import, and every run process loads this module
+
     sem = float(stats.sem(values))
     if sem == 0.0:
         return MeanInterval(n, mean, mean, mean)
@@ -79,6 +80,8 @@ def mean_interval(values: Array, confidence: float = 0.95) -> MeanInterval:
 
 def welch(control: Array, treatment: Array) -> tuple[Array, Array]:
     """Welch's t statistic and two-sided p-value along the last axis (scipy; unequal variances)."""
+    from scipy import stats
+
     result = stats.ttest_ind(treatment, control, equal_var=False, axis=-1)
     return np.asarray(result.statistic, dtype=float), np.asarray(result.pvalue, dtype=float)
 

@@ -23,7 +23,7 @@ import yaml
 from paid_dagster.concurrency import with_run_coordinator
 from paid_dagster.config import load_config
 
-from .forge.seed import sample_files
+from .forge.seed import add_sample_copies
 from .stack import TOKEN_ENV, OfflineStack
 
 T = TypeVar("T")
@@ -58,11 +58,8 @@ def add_sample_repositories(stack: OfflineStack, names: list[str]) -> list[str]:
     seed, forge = stack.seed, stack.forge
     config = yaml.safe_load(stack.config_path.read_text())
     template = config["repositories"][0]
+    add_sample_copies(forge, seed, names)
     for name in names:
-        if forge.store.repo(*name.split("/")) is None:
-            forge.create_repo(name, sample_files(), description="A tiny shopping cart with a bug")
-            for login, permission in ((seed.admin, "admin"), (seed.writer, "write"), (seed.bot, "write")):
-                forge.grant(name, login, permission)
         config["repositories"].append({**template, "name": name})
     stack.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return [seed.repo, *names]

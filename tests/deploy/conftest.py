@@ -26,6 +26,7 @@ from tests.daemon.conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY_ENV = "PAID_DEPLOY_CANARY"
+SAMPLE_COPY = "octo-org/shopcart-two"  # a second repository on the offline forge, watched like the sample
 
 
 def paid(*args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
@@ -55,9 +56,9 @@ class Running:
     def args(self) -> list[str]:
         return ["--name", self.name, "--dir", str(self.state)]
 
-    def up(self) -> subprocess.CompletedProcess[str]:
+    def up(self, *more: str) -> subprocess.CompletedProcess[str]:
         ports = ["--ui-port", str(self.ui_port), "--forge-port", str(self.forge_port)]
-        result = paid("deploy", "up", "--offline", *self.args, *ports, env=self.up_env)
+        result = paid("deploy", "up", "--offline", *self.args, *ports, *more, env=self.up_env)
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
@@ -144,7 +145,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     )
     try:
         started = time.monotonic()
-        running.up()
+        running.up("--sample-copy", SAMPLE_COPY)
         print(f"deployment up in {time.monotonic() - started:.1f} s")
         yield running
     finally:

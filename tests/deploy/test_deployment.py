@@ -8,12 +8,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
+import yaml
 from docker.errors import NotFound
 from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, SAMPLE_REPO, sample_issue_body
 
 from paid_dagster.keys import issue_key
 
-from .conftest import Running, paid, wait_for
+from .conftest import SAMPLE_COPY, Running, paid, wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.deploy]
 
@@ -144,6 +145,10 @@ def test_status_and_logs(deployment: Running) -> None:
     for service in ("postgres", "usercode", "daemon", "webserver", "forge", "model"):
         assert f"{deployment.name}-{service}" in status.stdout
     assert "SUCCESS" in status.stdout
+    # `--sample-copy`: the copy is on the forge with the sample's people, and the deployment watches it.
+    assert deployment.as_user("writer", "GET", f"/repos/{SAMPLE_COPY}")["permissions"]["push"] is True
+    watched = yaml.safe_load((deployment.state / "paid.yaml").read_text())["repositories"]
+    assert [r["name"] for r in watched] == [SAMPLE_REPO, SAMPLE_COPY]
     logs = paid("deploy", "logs", "daemon", "--tail", "50", *deployment.args)
     assert logs.returncode == 0 and "SensorDaemon" in logs.stdout + logs.stderr
     assert deployment.canary not in logs.stdout

@@ -50,3 +50,12 @@ def seed_sample(forge: Forge) -> SampleSeed:
     seed = SampleSeed(SAMPLE_REPO, 1, admin, writer, outsider, bot, tokens)
     (forge.directory / "sample-seed.json").write_text(json.dumps(asdict(seed), indent=2))
     return seed
+
+
+def add_sample_copies(forge: Forge, seed: SampleSeed, names: list[str]) -> None:
+    """More copies of the sample repository (same people with the same permissions, same bug); idempotent."""
+    for name in names:
+        if forge.store.repo(*name.split("/")) is None:
+            forge.create_repo(name, sample_files(), description="A tiny shopping cart with a bug")
+            for login, permission in ((seed.admin, "admin"), (seed.writer, "write"), (seed.bot, "write")):
+                forge.grant(name, login, permission)
