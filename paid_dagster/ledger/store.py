@@ -245,9 +245,12 @@ class Ledger:
         with self.engine.connect() as conn:
             return float(conn.execute(query).scalar_one() or 0.0)
 
-    def llm_call_totals(self, since: datetime, until: datetime) -> list[tuple[Any, ...]]:
+    def llm_call_totals(
+        self, since: datetime, until: datetime, through_seq: int | None = None
+    ) -> list[tuple[Any, ...]]:
         """`llm.call` sums per (UTC day, stream, model) in [since, until), computed by the database:
-        (day, stream, model, calls, tokens_in, tokens_out, tokens_cached, cost_usd)."""
+        (day, stream, model, calls, tokens_in, tokens_out, tokens_cached, cost_usd); with `through_seq`, only the
+        events recorded up to that sequence number (the ledger as a reader saw it)."""
         data = events_table.c.data
         if self.engine.dialect.name == "postgresql":
             day = sa.func.to_char(sa.func.timezone("UTC", events_table.c.at), "YYYY-MM-DD")
@@ -274,6 +277,8 @@ class Ledger:
             )
             .group_by(day, events_table.c.stream, model)
         )
+        if through_seq is not None:
+            query = query.where(events_table.c.seq <= through_seq)
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(query)]
 

@@ -43,10 +43,10 @@ def calls_frame(ledger: Ledger, since: datetime, until: datetime) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns)
 
 
-def costs_by_day(ledger: Ledger, first: date, last: date) -> pd.DataFrame:
-    """One row per (day, project, model) over [first, last], aggregated by the database.
-    Missing projects or models stay missing: the data checks catch them."""
-    rows = ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1])
+def costs_by_day(ledger: Ledger, first: date, last: date, through_seq: int | None = None) -> pd.DataFrame:
+    """One row per (day, project, model) over [first, last], aggregated by the database, from the calls recorded
+    up to `through_seq` when given. Missing projects or models stay missing: the data checks catch them."""
+    rows = ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1], through_seq)
     if not rows:
         return pd.DataFrame(columns=COLUMNS)
     frame = pd.DataFrame(
@@ -74,9 +74,9 @@ def hourly_costs(ledger: Ledger, day: date) -> list[float]:
     return hours
 
 
-def daily_totals(ledger: Ledger, first: date, last: date) -> dict[str, float]:
+def daily_totals(ledger: Ledger, first: date, last: date, through_seq: int | None = None) -> dict[str, float]:
     totals = {(first + timedelta(days=i)).isoformat(): 0.0 for i in range((last - first).days + 1)}
-    for day, *_rest, cost in ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1]):
+    for day, *_rest, cost in ledger.llm_call_totals(day_bounds(first)[0], day_bounds(last)[1], through_seq):
         totals[day] = totals.get(day, 0.0) + float(cost)
     return totals
 

@@ -240,6 +240,36 @@ def test_cost_checks_fail_on_a_corrupted_day_and_pass_on_a_good_one(loop: Loop) 
 
 
 @pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
+def test_the_cost_check_holds_while_runs_keep_recording_calls(loop: Loop) -> None:
+    """A call recorded after the rollup read the ledger (an agent still running) is the next rollup's: the check
+    compares the day's rows with the ledger as the rollup read it, not as it is a moment later."""
+    from dagster import materialize
+
+    from paid_dagster.assets.outcomes import llm_costs, llm_costs_valid
+
+    ledger = Ledger(loop.ledger_url)
+    day = datetime.now(UTC).date()
+    at = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    call = {"model": "openai/paid-scripted", "tokens_in": 100, "tokens_out": 10, "cost_usd": 0.01}
+    ledger.append("octo-org__shopcart__1", "llm.call", call, at=at)
+    resources = loop.defs.resources
+    rolled = materialize([llm_costs], instance=loop.instance, partition_key=day.isoformat(), resources=resources)
+    assert rolled.success
+    ledger.append("octo-org__shopcart__1", "llm.call", call, at=at)  # a run's call, after the rollup read
+    job = loop.defs.resolve_job_def("paid_costs")
+    check_only = job.get_subset(asset_selection=set(), asset_check_selection={llm_costs_valid.check_key})
+    checked = check_only.execute_in_process(instance=loop.instance, partition_key=day.isoformat())
+    evaluations = [
+        e.asset_check_evaluation_data for e in checked.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert [e.passed for e in evaluations] == [True], evaluations[0].metadata["failed"].value
+    # The next rollup takes the late call in, and the check holds again.
+    again = materialize([llm_costs], instance=loop.instance, partition_key=day.isoformat(), resources=resources)
+    event = loop.instance.get_latest_materialization_event(AssetKey("llm_costs"))
+    assert again.success and event.asset_materialization.metadata["cost_usd"].value == pytest.approx(0.02)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("loop", ["sqlite"], indirect=True)
 def test_spend_and_costs_carry_tables_and_charts(loop: Loop) -> None:
     import sqlalchemy as sa
 
