@@ -9,7 +9,7 @@ if ! scripts/private-postgres.sh url >/dev/null 2>&1; then trap 'scripts/private
 PAID_TEST_POSTGRES_URL=$(scripts/services.sh)
 export PAID_TEST_POSTGRES_URL LITELLM_LOCAL_MODEL_COST_MAP=True MSWEA_SILENT_STARTUP=1 DAGSTER_DISABLE_TELEMETRY=yes
 set +e
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -q -p no:cacheprovider --durations=25 "$@"
 status=$?
 set -e
 # pytest exits 5 when it collected nothing: that is a broken suite here, never a pass.
