@@ -17,7 +17,7 @@ from paid_standins.dagster_dev import DagsterDev, add_sample_repositories, confi
 from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
 from paid_standins.stack import start_stack
 
-from bench.common import row
+from bench.common import most_at_once, row
 from bench.loop_bench import in_process
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
@@ -83,7 +83,7 @@ def new_issues(dev: DagsterDev, repos: list[str], count: int) -> list[tuple[str,
     return [(repo, author.create_issue(repo, SAMPLE_ISSUE_TITLE, sample_issue_body())) for repo in chosen]
 
 
-def most_at_once(dev: DagsterDev, keys: set[str]) -> dict[str, int]:
+def peak_per_repository(dev: DagsterDev, keys: set[str]) -> dict[str, int]:
     """Per repository, the most runs of these issues that were in progress at one moment (Dagster's records)."""
     import os
 
@@ -96,19 +96,13 @@ def most_at_once(dev: DagsterDev, keys: set[str]) -> dict[str, int]:
         return mine if mine and all(r.dagster_run.is_finished for r in mine) else None
 
     records = wait_until(finished, 600, what="the runs to finish (their review step ends after the PR)")
-    points: dict[str, list[tuple[float, int]]] = {}
-    for record in records:
-        if record.dagster_run.tags.get("dagster/partition") in keys and record.start_time and record.end_time:
-            repo = record.dagster_run.tags["paid/repo"]
-            points.setdefault(repo, []).extend([(record.start_time, 1), (record.end_time, -1)])
-    most = {}
-    for repo, steps in points.items():
-        current = peak = 0
-        for _, step in sorted(steps):
-            current += step
-            peak = max(peak, current)
-        most[repo] = peak
-    return most
+    return most_at_once(
+        [
+            (r.dagster_run.tags["paid/repo"], r.start_time, r.end_time)
+            for r in records
+            if r.dagster_run.tags.get("dagster/partition") in keys and r.start_time and r.end_time
+        ]
+    )
 
 
 def main() -> None:
@@ -140,7 +134,7 @@ def main() -> None:
                 row(f"dagster dev: {AT_ONCE} at once over 3 repos, label → PR p50", statistics.median(waits), "s")
                 row(f"dagster dev: {AT_ONCE} at once over 3 repos, label → PR p95", percentile(waits, 0.95), "s")
                 row(f"dagster dev: {AT_ONCE} at once, runs per minute", AT_ONCE * 60 / elapsed, "runs/min")
-                most = most_at_once(dev, set(times))
+                most = peak_per_repository(dev, set(times))
                 print(f"  most runs of one repository at once (limit {PER_REPOSITORY}): {most}")
         finally:
             stack.stop()

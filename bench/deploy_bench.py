@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import row
+from bench.common import most_at_once, row
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUES = int(os.environ.get("BENCH_DEPLOY_ISSUES", "5"))
@@ -94,18 +94,9 @@ def at_once(running: Any, wait_for: Any, repos: list[str]) -> tuple[list[float],
         mine = [r for r in running.runs() if r["job"] == "paid_build" and r["tags"].get("dagster/partition") in keys]
         return mine if len(mine) >= AT_ONCE and all(r["ended"] for r in mine) else None
 
-    most: dict[str, int] = {}
-    steps: dict[str, list[tuple[float, int]]] = {}
-    for record in wait_for(finished, 900, "the runs to end (their review step comes after the PR)", interval=2.0):
-        if record["started"]:
-            steps.setdefault(record["tags"]["paid/repo"], []).extend([(record["started"], 1), (record["ended"], -1)])
-    for repo, points in steps.items():
-        current = peak = 0
-        for _, step in sorted(points):
-            current += step
-            peak = max(peak, current)
-        most[repo] = peak
-    return [done[i] - labeled[i] for i in issues], elapsed, most
+    records = wait_for(finished, 900, "the runs to end (their review step comes after the PR)", interval=2.0)
+    spans = [(r["tags"]["paid/repo"], r["started"], r["ended"]) for r in records if r["started"]]
+    return [done[i] - labeled[i] for i in issues], elapsed, most_at_once(spans)
 
 
 def main() -> None:

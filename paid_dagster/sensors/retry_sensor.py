@@ -11,6 +11,7 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -146,16 +147,7 @@ def recover_crashed(instance: DagsterInstance, events: Ledger) -> list[str]:
             continue  # terminated meanwhile: a canceled run's worker exits too, and that is no crash
         message = f"the worker of this run (pid {worker.pid} on {worker.host}) is gone: killed or crashed mid-run"
         instance.report_run_failed(run, message)
-        key = run.tags.get("dagster/partition", "")
-        events.append(
-            key,
-            Kind.RUN_FINISHED,
-            {"run_id": run.run_id, "outcome": RunOutcome.CRASHED, "error": message, "dagster_run_id": run.run_id},
-            idempotency_key=idempotency_key(Kind.RUN_FINISHED, RunOutcome.CRASHED, run.run_id),
-        )
-        attempt = int(run.tags.get("paid/attempt", "1"))
-        failure = Failure("worker", True, "WorkerCrashed", message)
-        record_failure(events, key, failure, run.run_id, attempt, run.tags.get("dagster/run_key", ""))
+        key = record_crashed(events, run, "WorkerCrashed", message)
         notes.append(f"{key}: run {run.run_id[:8]} crashed ({message}); handed to the retry policy")
     return notes
 
@@ -176,17 +168,25 @@ def recover_unrecorded_failures(instance: DagsterInstance, events: Ledger) -> li
         if events.has(idempotency_key(Kind.RUN_FINISHED, RunOutcome.CANCELED, run.run_id)):
             continue
         message = f"the run ended without a word from its steps: {dagster_failure_message(instance, run.run_id)}"
-        events.append(
-            key,
-            Kind.RUN_FINISHED,
-            {"run_id": run.run_id, "outcome": RunOutcome.CRASHED, "error": message, "dagster_run_id": run.run_id},
-            idempotency_key=idempotency_key(Kind.RUN_FINISHED, RunOutcome.CRASHED, run.run_id),
-        )
-        attempt = int(run.tags.get("paid/attempt", "1"))
-        failure = Failure("worker", True, "WorkerLost", message)
-        record_failure(events, key, failure, run.run_id, attempt, run.tags.get("dagster/run_key", ""))
+        record_crashed(events, run, "WorkerLost", message)
         notes.append(f"{key}: run {run.run_id[:8]} failed unrecorded ({message[:200]}); handed to the retry policy")
     return notes
+
+
+def record_crashed(events: Ledger, run: DagsterRun, error_type: str, message: str) -> str:
+    """What a step would have written had its process lived, once each: `run.finished` (crashed) and a transient
+    `run.failed` at stage `worker`, so that the retry policy acts on the run. Returns the issue's key."""
+    key = run.tags.get("dagster/partition", "")
+    events.append(
+        key,
+        Kind.RUN_FINISHED,
+        {"run_id": run.run_id, "outcome": RunOutcome.CRASHED, "error": message, "dagster_run_id": run.run_id},
+        idempotency_key=idempotency_key(Kind.RUN_FINISHED, RunOutcome.CRASHED, run.run_id),
+    )
+    attempt = int(run.tags.get("paid/attempt", "1"))
+    failure = Failure("worker", True, error_type, message)
+    record_failure(events, key, failure, run.run_id, attempt, run.tags.get("dagster/run_key", ""))
+    return key
 
 
 def dagster_failure_message(instance: DagsterInstance, run_id: str) -> str:
