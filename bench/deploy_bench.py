@@ -116,10 +116,10 @@ def main() -> None:
         row("in process: p95", base_p95, "s")
         env = {"PAID_SENSOR_INTERVAL": "1"}
         name = f"paid-b{uuid.uuid4().hex[:6]}"
-        running = Running(name, tmp / "state", free_port(), free_port(), "", env, docker.from_env())
-        copies = [arg for repo in COPIES for arg in ("--sample-copy", repo)]
+        copies = tuple(arg for repo in COPIES for arg in ("--sample-copy", repo))
+        running = Running(name, tmp / "state", free_port(), free_port(), "", env, docker.from_env(), copies)
         started = time.perf_counter()
-        running.up(*copies)
+        running.up()
         row("`paid deploy up --offline`, images cached", time.perf_counter() - started, "s")
         try:
             time.sleep(3)  # the first (empty) tick: timing starts from a running sensor

@@ -51,14 +51,15 @@ class Running:
     canary: str
     up_env: dict[str, str]
     client: Any
+    up_options: tuple[str, ...] = ()  # given to every `up`: a later `up` without them would drop what they add
 
     @property
     def args(self) -> list[str]:
         return ["--name", self.name, "--dir", str(self.state)]
 
-    def up(self, *more: str) -> subprocess.CompletedProcess[str]:
+    def up(self) -> subprocess.CompletedProcess[str]:
         ports = ["--ui-port", str(self.ui_port), "--forge-port", str(self.forge_port)]
-        result = paid("deploy", "up", "--offline", *self.args, *ports, *more, env=self.up_env)
+        result = paid("deploy", "up", "--offline", *self.args, *ports, *self.up_options, env=self.up_env)
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
@@ -141,11 +142,18 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         CANARY_ENV: canary,
     }
     running = Running(
-        f"paid-t{uuid.uuid4().hex[:6]}", state, free_port(), free_port(), canary, up_env, docker.from_env()
+        f"paid-t{uuid.uuid4().hex[:6]}",
+        state,
+        free_port(),
+        free_port(),
+        canary,
+        up_env,
+        docker.from_env(),
+        ("--sample-copy", SAMPLE_COPY),
     )
     try:
         started = time.monotonic()
-        running.up("--sample-copy", SAMPLE_COPY)
+        running.up()
         print(f"deployment up in {time.monotonic() - started:.1f} s")
         yield running
     finally:
