@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -235,6 +236,14 @@ def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path) -> None:
         assert typo.returncode == 1 and "unknown key 'modle'" in typo.stdout
 
 
+def as_from_a_shell() -> None:
+    """In the child before exec: the signal state a shell gives a command (nothing ignored, nothing blocked), not
+    whatever earlier tests in this process left inherited."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def test_forge_serve_runs_standalone(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -243,6 +252,7 @@ def test_forge_serve_runs_standalone(tmp_path: Path) -> None:
         [PAID, "forge", "serve", "--dir", str(tmp_path / "f"), "--seed", "sample", "--port", str(port)],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=as_from_a_shell,
     )
     try:
         lines = []

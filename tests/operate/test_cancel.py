@@ -64,8 +64,13 @@ def test_an_interrupted_run_leaves_no_sandbox_and_nothing_to_publish(tmp_path: P
     with harness(tmp_path, script, sandbox=sandbox, checks=False) as h:
         interrupted: list[float] = []
         watcher = interrupt_when(argv, interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            h.run(attempt={"dagster_run_id": "dagster-run-1"})
+        # Python's own SIGINT handler, as in a run's process: earlier tests in this process may have left another.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                h.run(attempt={"dagster_run_id": "dagster-run-1"})
+        finally:
+            signal.signal(signal.SIGINT, previous)
         gone_after = time.monotonic() - interrupted[0]
         deadline = time.monotonic() + BOUND_SECONDS
         while processes(argv) and time.monotonic() < deadline:
