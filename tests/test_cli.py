@@ -237,8 +237,9 @@ def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path) -> None:
 
 
 def as_from_a_shell() -> None:
-    """In the child before exec: the signal state a shell gives a command (nothing ignored, nothing blocked), not
-    whatever earlier tests in this process left inherited."""
+    """In the child before exec: the signal state a shell gives a command (nothing ignored, nothing blocked). An
+    ignored signal is inherited: started as a background job of a non-interactive shell, this process ignores
+    SIGINT, and Dagster's interrupt handling (earlier tests) copies SIGINT's handler to SIGTERM."""
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, signal.SIG_DFL)

@@ -64,7 +64,8 @@ def test_an_interrupted_run_leaves_no_sandbox_and_nothing_to_publish(tmp_path: P
     with harness(tmp_path, script, sandbox=sandbox, checks=False) as h:
         interrupted: list[float] = []
         watcher = interrupt_when(argv, interrupted)
-        # Python's own SIGINT handler, as in a run's process: earlier tests in this process may have left another.
+        # Python's own SIGINT handler, as in a run's process. This process may have been started with SIGINT ignored
+        # (a background job of a non-interactive shell is), and then Python installs no handler for it.
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             with pytest.raises(KeyboardInterrupt):
