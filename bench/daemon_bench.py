@@ -47,9 +47,9 @@ def label_and_open(dev: DagsterDev, issues: list[tuple[str, int]]) -> dict[str, 
         labeled[issue_key(repo, number)] = datetime.now(UTC)
     ledger = Ledger(dev.ledger_url)
 
-    def opened() -> dict[str, datetime] | None:
+    def opened() -> dict[str, datetime]:  # empty (falsy) until every issue has its PR
         found = {e.stream: e.at for e in ledger.read(kinds=["pr.opened"]) if e.stream in labeled}
-        return found if len(found) == len(labeled) else None
+        return found if len(found) == len(labeled) else {}
 
     found = wait_until(opened, 60 + 60 * len(issues), interval=0.2, what="the pull requests")
     return {key: (labeled[key], found[key]) for key in labeled}
@@ -90,10 +90,10 @@ def peak_per_repository(dev: DagsterDev, keys: set[str]) -> dict[str, int]:
     os.environ["DAGSTER_HOME"] = str(dev.home)
     instance = DagsterInstance.get()
 
-    def finished() -> list[Any] | None:
+    def finished() -> list[Any]:  # empty (falsy) until every run has ended
         records = instance.get_run_records(RunsFilter(job_name="paid_build"))
         mine = [r for r in records if r.dagster_run.tags.get("dagster/partition") in keys]
-        return mine if mine and all(r.dagster_run.is_finished for r in mine) else None
+        return mine if mine and all(r.dagster_run.is_finished for r in mine) else []
 
     records = wait_until(finished, 600, what="the runs to finish (their review step ends after the PR)")
     return most_at_once(

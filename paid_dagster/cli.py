@@ -251,6 +251,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
         env=env,
         cwd=base,
         start_new_session=True,  # its own process group: the webserver, the daemon and their code servers
+        preexec_fn=as_from_a_shell,  # so that the SIGINT of `stop_group` reaches it however `paid ui` was started
     )
 
     def stop(signum: int, _frame: Any) -> None:
@@ -264,6 +265,15 @@ def cmd_ui(args: argparse.Namespace) -> int:
     finally:
         stop_group(proc)
         stack.stop()
+
+
+def as_from_a_shell() -> None:
+    """`preexec_fn` for a long-lived child: the signal state a shell gives a command (nothing ignored, nothing
+    blocked). An ignored signal is inherited, and a background job of a non-interactive shell ignores SIGINT: a
+    `dagster dev` started under it would ignore the SIGINT that stops it gracefully, and wait for the SIGKILL."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def stop_group(proc: subprocess.Popen[bytes], grace_seconds: float = 30.0) -> int:

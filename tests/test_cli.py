@@ -21,6 +21,7 @@ from paid_standins.stack import stack_config
 from pydantic import ValidationError
 
 import paid_dagster
+from paid_dagster.cli import as_from_a_shell
 from paid_dagster.config import ConfigError, GitHubSettings, load_config, parse_config
 from paid_dagster.secrets import SECRETS
 
@@ -236,15 +237,6 @@ def test_doctor_reports_each_problem_with_its_fix(tmp_path: Path) -> None:
         assert typo.returncode == 1 and "unknown key 'modle'" in typo.stdout
 
 
-def as_from_a_shell() -> None:
-    """In the child before exec: the signal state a shell gives a command (nothing ignored, nothing blocked). An
-    ignored signal is inherited: started as a background job of a non-interactive shell, this process ignores
-    SIGINT, and Dagster's interrupt handling (earlier tests) copies SIGINT's handler to SIGTERM."""
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, signal.SIG_DFL)
-
-
 def test_forge_serve_runs_standalone(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -371,7 +363,6 @@ def test_an_installed_wheel_runs_the_demo_outside_the_checkout(installed_wheel: 
 
 
 def test_an_installed_wheel_serves_the_ui_outside_the_checkout(installed_wheel: InstalledWheel) -> None:
-    import signal
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -384,6 +375,7 @@ def test_an_installed_wheel_serves_the_ui_outside_the_checkout(installed_wheel: 
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=as_from_a_shell,
     )
     url = f"http://127.0.0.1:{port}"
     try:

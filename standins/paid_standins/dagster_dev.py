@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import requests
 import yaml
 
+from paid_dagster.cli import as_from_a_shell
 from paid_dagster.concurrency import with_run_coordinator
 from paid_dagster.config import load_config
 
@@ -130,6 +131,7 @@ def dagster_dev(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=as_from_a_shell,
         )
     url = f"http://127.0.0.1:{port}"
     dev = DagsterDev(url, env, home, log, stack)

@@ -17,6 +17,8 @@ import pytest
 from paid_standins.dagster_dev import webserver_up
 from paid_standins.stack import TOKEN_ENV, OfflineStack, start_stack
 
+from paid_dagster.cli import as_from_a_shell
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -75,6 +77,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=as_from_a_shell,
         )
     url = f"http://127.0.0.1:{port}"
     try:
