@@ -31,19 +31,3 @@ def row(name: str, value: float, unit: str, baseline: float | None = None, highe
         factor = value / baseline
         ratio = f"  ×{factor:.2f} of baseline" if higher_is_better else f"  ×{factor:.2f} the baseline's time"
     print(f"  {name:<58} {value:>12.2f} {unit}{ratio}")
-
-
-def most_at_once(spans: list[tuple[str, float, float]]) -> dict[str, int]:
-    """Per group, the most (group, start, end) spans open at one moment: how many runs of one repository the
-    queue let go at once. An end at the same instant as a start counts first (the slot was handed over)."""
-    events: dict[str, list[tuple[float, int]]] = {}
-    for group, start, end in spans:
-        events.setdefault(group, []).extend([(start, 1), (end, -1)])
-    most = {}
-    for group, points in events.items():
-        current = peak = 0
-        for _, step in sorted(points):
-            current += step
-            peak = max(peak, current)
-        most[group] = peak
-    return most

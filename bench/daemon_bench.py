@@ -13,11 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from dagster import DagsterInstance, RunsFilter
-from paid_standins.dagster_dev import DagsterDev, add_sample_repositories, configure, dagster_dev, wait_until
+from paid_standins.dagster_dev import (
+    DagsterDev,
+    add_sample_repositories,
+    configure,
+    dagster_dev,
+    most_at_once,
+    wait_until,
+)
 from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
 from paid_standins.stack import start_stack
 
-from bench.common import most_at_once, row
+from bench.common import row
 from bench.loop_bench import in_process
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger

@@ -15,7 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import most_at_once, row
+from paid_standins.dagster_dev import most_at_once
+
+from bench.common import row
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUES = int(os.environ.get("BENCH_DEPLOY_ISSUES", "5"))

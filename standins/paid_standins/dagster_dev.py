@@ -5,12 +5,11 @@ from paid.yaml's `concurrency:` as `paid ui` sets it, and more sample repositori
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -20,7 +19,7 @@ from typing import Any, TypeVar
 import requests
 import yaml
 
-from paid_dagster.cli import as_from_a_shell
+from paid_dagster.cli import as_from_a_shell, stop_group
 from paid_dagster.concurrency import with_run_coordinator
 from paid_dagster.config import load_config
 
@@ -90,6 +89,41 @@ class DagsterDev:
         return subprocess.run(argv, cwd=self.home, env=env, capture_output=True, text=True, check=False, timeout=180)
 
 
+def most_at_once(spans: Iterable[tuple[str, float, float]]) -> dict[str, int]:
+    """Per group, the most (group, start, end) spans open at one moment: how many runs of one repository the
+    queue let go at once. An end at the same instant as a start counts first (the slot was handed over)."""
+    events: dict[str, list[tuple[float, int]]] = {}
+    for group, start, end in spans:
+        events.setdefault(group, []).extend([(start, 1), (end, -1)])
+    most = {}
+    for group, points in events.items():
+        current = peak = 0
+        for _, step in sorted(points):
+            current += step
+            peak = max(peak, current)
+        most[group] = peak
+    return most
+
+
+def start_dagster_dev(
+    target: list[str], cwd: Path, env: dict[str, str], log: Path, port: int
+) -> subprocess.Popen[bytes]:
+    """`dagster dev` for `target` (`-m MODULE` or `-w workspace.yaml`) on 127.0.0.1:`port`, its output appended to
+    `log`: in its own process group (stopped with everything it started by `paid_dagster.cli.stop_group`), with a
+    shell's signal state whatever this process inherited."""
+    argv = [sys.executable, "-m", "dagster", "dev", *target, "-h", "127.0.0.1", "-p", str(port)]
+    with log.open("a") as out:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=as_from_a_shell,
+        )
+
+
 def webserver_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> bool:
     """Whether `dagster dev`'s webserver answers; its log's tail as the error once the process has exited."""
     if proc.poll() is not None:
@@ -123,16 +157,7 @@ def dagster_dev(
     }
     port = free_port()
     log = base / "dagster-dev.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-m", MODULE, "-h", "127.0.0.1", "-p", str(port)],
-            cwd=home,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=as_from_a_shell,
-        )
+    proc = start_dagster_dev(["-m", MODULE], home, env, log, port)
     url = f"http://127.0.0.1:{port}"
     dev = DagsterDev(url, env, home, log, stack)
     try:
@@ -142,9 +167,4 @@ def dagster_dev(
             assert started.returncode == 0, started.stdout + started.stderr
         yield dev
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_group(proc, grace_seconds=60)

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from paid_standins.dagster_dev import webserver_up
+from paid_standins.dagster_dev import free_port, start_dagster_dev, wait_until, webserver_up
 from paid_standins.stack import TOKEN_ENV, OfflineStack, start_stack
 
-from paid_dagster.cli import as_from_a_shell
+from paid_dagster.cli import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -35,16 +26,6 @@ class DagsterDev:
     stack: OfflineStack
     home: Path
     log: Path
-
-
-def wait_until(check, timeout: float, interval: float = 1.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +50,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
         "DAGSTER_DISABLE_TELEMETRY": "yes",
     }
     log = base / "dagster-dev.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=as_from_a_shell,
-        )
+    proc = start_dagster_dev(["-w", "workspace.yaml"], ROOT, env, log, port)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: webserver_up(url, proc, log), 180, what="the Dagster webserver")
@@ -93,9 +65,5 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev
         assert started.returncode == 0, started.stdout + started.stderr
         yield DagsterDev(url, env, stack, home, log)
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, grace_seconds=60)
         stack.stop()

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
-from paid_standins.dagster_dev import webserver_up
+from paid_standins.dagster_dev import start_dagster_dev, webserver_up
 from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
 from paid_standins.stack import TOKEN_ENV, start_stack
 
+from paid_dagster.cli import stop_group
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
 
@@ -32,15 +33,7 @@ BOUND_SECONDS = 120  # two retry-sensor intervals (2 s here, 30 s by default) pl
 @contextmanager
 def dagster_dev(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     port = free_port()
-    with log.open("a") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_dagster_dev(["-w", "workspace.yaml"], ROOT, env, log, port)
     try:
         wait_until(lambda: webserver_up(f"http://127.0.0.1:{port}", proc, log), 180, what="the Dagster webserver")
         subprocess.run(
@@ -62,11 +55,7 @@ def dagster_dev(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[byt
         yield proc
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc, grace_seconds=60)
 
 
 def test_a_run_killed_with_dagster_dev_is_failed_recorded_and_retried_to_one_pr(tmp_path: Path) -> None:

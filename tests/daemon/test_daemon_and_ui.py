@@ -24,7 +24,7 @@ def open_pull(dev: DagsterDev) -> dict | None:
 
 
 @pytest.fixture(scope="module")
-def labeled(dagster_dev: DagsterDev) -> dict:
+def labeled(dagster_dev: DagsterDev) -> dict | None:
     seed = dagster_dev.stack.seed
     dagster_dev.stack.forge.as_user(seed.writer).label(seed.repo, seed.issue_number, "paid-build")
     pull = wait_until(lambda: open_pull(dagster_dev), 240, what="the pull request opened by the daemon's run")

@@ -20,7 +20,14 @@ from typing import Any
 
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
-from paid_standins.dagster_dev import DagsterDev, add_sample_repositories, configure, dagster_dev, wait_until
+from paid_standins.dagster_dev import (
+    DagsterDev,
+    add_sample_repositories,
+    configure,
+    dagster_dev,
+    most_at_once,
+    wait_until,
+)
 from paid_standins.forge.seed import sample_issue_body
 from paid_standins.model.scripted import SCRIPTS_DIR
 from paid_standins.stack import start_stack
@@ -237,21 +244,11 @@ def test_the_run_page_shows_the_turns_and_terminate_stops_it(dev: DagsterDev, tm
     assert_stopped_for_good(dev, repo, number, run_id, "Dagster UI")
 
 
-def overlaps(intervals: list[tuple[float, float]]) -> int:
-    """The most intervals open at one moment."""
-    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals])
-    most = current = 0
-    for _, step in points:
-        current += step
-        most = max(most, current)
-    return most
-
-
-def finished_runs(dev: DagsterDev, streams: set[str]) -> list[Any] | None:
-    """The run records of these issues once every one of them has finished."""
+def finished_runs(dev: DagsterDev, streams: set[str]) -> list[Any]:
+    """The run records of these issues once every one of them has finished (empty until then)."""
     records = instance(dev).get_run_records(RunsFilter(job_name="paid_build"))
     mine = [r for r in records if r.dagster_run.tags.get("dagster/partition") in streams]
-    return mine if mine and all(r.dagster_run.is_finished for r in mine) else None
+    return mine if mine and all(r.dagster_run.is_finished for r in mine) else []
 
 
 def test_twenty_issues_across_three_repositories_never_exceed_the_per_repository_limit(dev: DagsterDev) -> None:
@@ -281,11 +278,11 @@ def test_twenty_issues_across_three_repositories_never_exceed_the_per_repository
     streams = {issue_key(r, n) for r, n in issues}
     runs = wait_until(lambda: finished_runs(dev, streams), 300, what="the 20 runs to finish")
     assert len(runs) == 20 and all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in runs)
-    by_repo: dict[str, list[tuple[float, float]]] = {}
+    spans = []
     for record in runs:
         assert record.start_time is not None and record.end_time is not None
-        by_repo.setdefault(record.dagster_run.tags["paid/repo"], []).append((record.start_time, record.end_time))
-    most = {repo: overlaps(intervals) for repo, intervals in by_repo.items()}
+        spans.append((record.dagster_run.tags["paid/repo"], record.start_time, record.end_time))
+    most = most_at_once(spans)
     print(f"most concurrent runs per repository: {most}")
     assert set(most) == set(repos) and max(most.values()) <= PER_REPOSITORY, most
     assert max(most.values()) == PER_REPOSITORY, f"the queue never ran {PER_REPOSITORY} of a repository at once: {most}"
