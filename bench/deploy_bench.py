@@ -58,17 +58,34 @@ def linked(running: Any, repo: str, number: int) -> bool:
     return any("draft pull request" in c["body"] for c in comments)
 
 
-def one_by_one(running: Any, wait_for: Any) -> list[float]:
+def one_by_one(running: Any, wait_for: Any) -> dict[str, tuple[float, float]]:
+    """Per issue's partition key: when it was labeled and when its PR link appeared (Unix times)."""
     from paid_standins.forge.seed import SAMPLE_REPO
 
-    times = []
+    timings = {}
     for i in range(ISSUES):
         number = new_issue(running, SAMPLE_REPO) if i else 1
-        started = time.perf_counter()
+        labeled = time.time()
         label(running, SAMPLE_REPO, number)
         wait_for(lambda n=number: linked(running, SAMPLE_REPO, n), 600, f"the PR link on #{number}", interval=0.2)
-        times.append(time.perf_counter() - started)
-    return times
+        timings[f"{SAMPLE_REPO.replace('/', '__')}__{number}"] = (labeled, time.time())
+    return timings
+
+
+def phases(running: Any, timings: dict[str, tuple[float, float]]) -> dict[str, list[float]]:
+    """Where label → PR goes in the deployment, per issue: the sensor's tick until the run exists, the queue and
+    the run container's start (its interpreter importing Dagster, litellm and Paid) until Dagster marks the run
+    started, then the steps until the PR link (the host's and the containers' clocks are the same clock)."""
+    found: dict[str, list[float]] = {"sensor": [], "queue and run container start": [], "steps to the PR": []}
+    for run in running.runs():
+        key = run["tags"].get("dagster/partition", "")
+        if run["job"] != "paid_build" or key not in timings or run["started"] is None:
+            continue
+        labeled, linked_at = timings[key]
+        found["sensor"].append(run["created"] - labeled)
+        found["queue and run container start"].append(run["started"] - run["created"])
+        found["steps to the PR"].append(linked_at - run["started"])
+    return found
 
 
 def at_once(running: Any, wait_for: Any, repos: list[str]) -> tuple[list[float], float, dict[str, int]]:
@@ -125,7 +142,8 @@ def main() -> None:
         row("`paid deploy up --offline`, images cached", time.perf_counter() - started, "s")
         try:
             time.sleep(3)  # the first (empty) tick: timing starts from a running sensor
-            p50, p95 = percentiles(one_by_one(running, wait_for))
+            timings = one_by_one(running, wait_for)
+            p50, p95 = percentiles([linked_at - labeled for labeled, linked_at in timings.values()])
             row(
                 "deployment (1 s sensor, run container, Docker sandbox): p50",
                 p50,
@@ -134,6 +152,8 @@ def main() -> None:
                 higher_is_better=False,
             )
             row("deployment: p95", p95, "s", base_p95, higher_is_better=False)
+            for phase, seconds in phases(running, timings).items():
+                row(f"  of which {phase}, median", statistics.median(seconds), "s")
             waits, elapsed, most = at_once(running, wait_for, [SAMPLE_REPO, *COPIES])
             p50, p95 = percentiles(waits)
             row(f"deployment: {AT_ONCE} at once over 3 repos, label → PR p50", p50, "s")

@@ -34,6 +34,7 @@ from paid_standins.stack import start_stack
 
 from paid_dagster.keys import issue_key
 from paid_dagster.ledger import Ledger
+from paid_dagster.run_launcher import FORKSERVER, LAUNCHER_TAG
 
 from .test_daemon_and_ui import click, dismiss_overlays, launch_browser
 
@@ -278,6 +279,9 @@ def test_twenty_issues_across_three_repositories_never_exceed_the_per_repository
     streams = {issue_key(r, n) for r, n in issues}
     runs = wait_until(lambda: finished_runs(dev, streams), 300, what="the 20 runs to finish")
     assert len(runs) == 20 and all(r.dagster_run.status == DagsterRunStatus.SUCCESS for r in runs)
+    # Each forked from the daemon's warm process (the instance's ForkserverRunLauncher), none a fresh interpreter.
+    assert all(r.dagster_run.tags.get(LAUNCHER_TAG) == FORKSERVER for r in runs)
+    assert len({r.dagster_run.tags["paid/worker_pid"] for r in runs}) == 20
     spans = []
     for record in runs:
         assert record.start_time is not None and record.end_time is not None

@@ -197,3 +197,10 @@ def test_a_run_of_another_python_goes_to_the_default_launcher(instance: DagsterI
     assert LAUNCHER_TAG not in tags and "paid/worker_pid" not in tags
     assert instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING  # type: ignore[union-attr]
     assert sys.executable != "/usr/bin/python3"
+
+
+@pytest.mark.parametrize("name", ["dagster.yaml", "dagster.postgres.yaml"])
+def test_both_instances_paid_ui_uses_launch_runs_this_way(name: str) -> None:
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[2] / "paid_dagster/instance" / name).read_text())
+    assert shipped["run_launcher"] == {"module": "paid_dagster.run_launcher", "class": "ForkserverRunLauncher"}
+    assert shipped["run_monitoring"]["enabled"] is True  # it acts on the launcher's health check
