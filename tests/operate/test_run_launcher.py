@@ -99,6 +99,7 @@ def instance_at(home: Path, storage: str) -> Iterator[DagsterInstance]:
         try:
             yield instance
         finally:
+            instance.run_launcher.join(timeout=60)  # the runs' processes end before their database goes
             instance.dispose()
 
 
