@@ -30,7 +30,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
-from dagster import DagsterRun, DefaultRunLauncher
+from dagster import DagsterRun, DagsterRunStatus, DefaultRunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._core.origin import JobPythonOrigin
 from dagster._grpc.types import ExecuteRunArgs
@@ -55,7 +55,7 @@ DEFAULT_PRELOAD = (
     "docker",
     "yaml",
 )
-WORKER_TAG_WAIT_SECONDS = 10.0  # terminate right after launch: the launch writes the worker tags in milliseconds
+START_WAIT_SECONDS = 60.0  # terminate right after a launch waits for the run to start (well under a second)
 
 
 def execute_run(serialized_args: str) -> None:
@@ -150,8 +150,11 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
             return False
         if run.tags.get(LAUNCHER_TAG) != FORKSERVER:
             return self.fallback().terminate(run_id)
+        run = self._started(run)
+        if run.is_finished:
+            return False
         self._instance.report_run_canceling(run)
-        worker = self._wait_for_worker(run_id)
+        worker = Worker.from_tags(dict(run.tags))
         if worker is None or worker.host != socket.gethostname():
             where = "no worker recorded" if worker is None else f"its process runs on {worker.host}"
             self._instance.report_engine_event(
@@ -163,14 +166,19 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         os.kill(worker.pid, signal.SIGINT)
         return True
 
-    def _wait_for_worker(self, run_id: str) -> Worker | None:
-        deadline = time.monotonic() + WORKER_TAG_WAIT_SECONDS
-        while True:
-            run = self._instance.get_run_by_id(run_id)
-            worker = Worker.from_tags(dict(run.tags)) if run else None
-            if worker is not None or time.monotonic() > deadline:
-                return worker
+    def _started(self, run: DagsterRun) -> DagsterRun:
+        """The run once its process has started it (or ended, or died): only then are Dagster's interrupt handlers
+        in place and is CANCELING kept. A terminate right after the launch would otherwise be lost twice over:
+        a SIGINT in the new process's first imports kills it without a word, and the run's start event turns
+        CANCELING back into STARTED, so the interruption is taken for a failure (and retried)."""
+        deadline = time.monotonic() + START_WAIT_SECONDS
+        while run.status in (DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED) and time.monotonic() < deadline:
+            worker = Worker.from_tags(dict(run.tags))
+            if worker is not None and gone(worker):
+                break
             time.sleep(0.1)
+            run = self._instance.get_run_by_id(run.run_id) or run
+        return run
 
     # --- run monitoring ---
 

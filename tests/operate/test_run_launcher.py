@@ -205,3 +205,12 @@ def test_both_instances_paid_ui_uses_launch_runs_this_way(name: str) -> None:
     shipped = yaml.safe_load((Path(__file__).resolve().parents[2] / "paid_dagster/instance" / name).read_text())
     assert shipped["run_launcher"] == {"module": "paid_dagster.run_launcher", "class": "ForkserverRunLauncher"}
     assert shipped["run_monitoring"]["enabled"] is True  # it acts on the launcher's health check
+
+
+def test_terminate_right_after_the_launch_cancels_the_run(instance: DagsterInstance, tmp_path: Path) -> None:
+    jobs = write_jobs(tmp_path / "code", "v")
+    run_id = launch(instance, jobs, "wait_job")
+    elsewhere = ForkserverRunLauncher()
+    elsewhere.register_instance(instance)
+    assert elsewhere.terminate(run_id) is True  # the run's process may not have reached Dagster's code yet
+    assert wait_for(lambda: finished(instance, run_id), 60, "the run to end") == DagsterRunStatus.CANCELED
