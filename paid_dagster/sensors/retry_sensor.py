@@ -4,6 +4,7 @@ after the last attempt one comment on the issue and `paid-failed`. Its skip reas
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dagster import (
     DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
+    RunRecord,
     RunRequest,
     RunsFilter,
     SensorEvaluationContext,
@@ -145,6 +147,9 @@ def recover_crashed(instance: DagsterInstance, events: Ledger) -> list[str]:
         now = instance.get_run_by_id(run.run_id)
         if now is None or now.status != DagsterRunStatus.STARTED:
             continue  # terminated meanwhile: a canceled run's worker exits too, and that is no crash
+        if stop_requested(instance, now):
+            instance.report_run_canceled(now, "a person asked to stop this run, and its worker is gone")
+            continue  # record_cancellations records and tells it; never retried
         message = f"the worker of this run (pid {worker.pid} on {worker.host}) is gone: killed or crashed mid-run"
         instance.report_run_failed(run, message)
         key = record_crashed(events, run, "WorkerCrashed", message)
@@ -167,6 +172,8 @@ def recover_unrecorded_failures(instance: DagsterInstance, events: Ledger) -> li
             continue
         if events.has(idempotency_key(Kind.RUN_FINISHED, RunOutcome.CANCELED, run.run_id)):
             continue
+        if stop_requested(instance, run):
+            continue  # a cancel that Dagster ended as a failure: record_cancellations takes it, never a retry
         message = f"the run ended without a word from its steps: {dagster_failure_message(instance, run.run_id)}"
         record_crashed(events, run, "WorkerLost", message)
         notes.append(f"{key}: run {run.run_id[:8]} failed unrecorded ({message[:200]}); handed to the retry policy")
@@ -211,18 +218,41 @@ def retriggered_since(events: Ledger, failed: Event, launched: datetime) -> bool
     return latest is not None and latest.at > launched
 
 
-def record_cancellations(instance: DagsterInstance, events: Ledger, github: GitHubResource) -> list[str]:
-    """Recently canceled paid_build runs whose cancel is not recorded (stopped while queued or between steps, or
-    the issue could not be told): `run.finished` (canceled), the decision and the comment, once each."""
-    notes = []
-    for record in instance.get_run_records(
+def stop_requested(instance: DagsterInstance, run: DagsterRun) -> bool:
+    """A person asked to stop the run (`paid stop` tags who; Terminate records Dagster's RUN_CANCELING), whatever
+    status Dagster ended it with: a terminate that lands as the run starts can end FAILURE ("interrupted
+    unexpectedly"), since the run's start event turns CANCELING back into STARTED."""
+    if run.tags.get(CANCELED_BY):
+        return True
+    return bool(instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_CANCELING, limit=1).records)
+
+
+def stopped_runs(instance: DagsterInstance, events: Ledger) -> Iterator[RunRecord]:
+    """Canceled paid_build runs, and failed ones a person had asked to stop whose steps recorded no failure."""
+    yield from instance.get_run_records(
         RunsFilter(job_name=paid_build_job.name, statuses=[DagsterRunStatus.CANCELED]), limit=CANCELED_LOOKBACK
-    ):
+    )
+    since = datetime.now(UTC) - FAILED_WINDOW
+    failed = RunsFilter(job_name=paid_build_job.name, statuses=[DagsterRunStatus.FAILURE], updated_after=since)
+    for record in instance.get_run_records(failed, limit=FAILED_LOOKBACK):
+        run = record.dagster_run
+        if not events.has(idempotency_key(Kind.RUN_FAILED, run.run_id)) and stop_requested(instance, run):
+            yield record
+
+
+def record_cancellations(instance: DagsterInstance, events: Ledger, github: GitHubResource) -> list[str]:
+    """Recently stopped paid_build runs whose cancel is not recorded (stopped while queued, between steps or as
+    the run started, or the issue could not be told): `run.finished` (canceled), the decision and the comment,
+    once each."""
+    notes = []
+    for record in stopped_runs(instance, events):
         run = record.dagster_run
         key = run.tags.get("dagster/partition", "")
         if not KEY.match(key) or events.has(idempotency_key(Kind.ISSUE_COMMENTED, "canceled", key, run.run_id)):
             continue
         stage = "the queue" if record.start_time is None else "a pause between steps"
+        if run.status == DagsterRunStatus.FAILURE:
+            stage = "the run's start"
         canceled = record_canceled(events, key, run.run_id, run.tags.get(CANCELED_BY, ""), stage)
         try:
             tell_canceled(github.client(), events, canceled)
