@@ -1,7 +1,8 @@
 """Dagster's run launcher for Paid on one machine: each run's process is forked from a warm process that has
 already imported the heavy libraries (Dagster, litellm, pandas, PyGithub, ...), so a run starts in a fraction
 of a second instead of the ~6 s a fresh interpreter takes to import them. Named in dagster.yaml by
-`run_launcher:` (`paid ui`, `make ui`); the Docker deployment keeps Dagster's DockerRunLauncher.
+`run_launcher:` (`paid ui`, `make ui`). The Docker deployment keeps a container per run: `PaidDockerRunLauncher`,
+Dagster's DockerRunLauncher with the same wait for the run's start before a terminate.
 
 The warm process is the standard library's multiprocessing *forkserver*, started by the first launch in the
 process that launches runs (the daemon's run queue), with `preload_modules` imported. Paid's own code is never
@@ -27,14 +28,16 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
-from dagster import DagsterRun, DagsterRunStatus, DefaultRunLauncher
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, DefaultRunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
 from dagster._core.origin import JobPythonOrigin
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
+from dagster_docker import DockerRunLauncher
+from dagster_docker.docker_run_launcher import DOCKER_CONTAINER_ID_TAG
 
 from .worker import Worker, gone, start_time
 
@@ -67,6 +70,43 @@ def execute_run(serialized_args: str) -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     execute_run_command.main(args=[serialized_args], prog_name="dagster api execute_run", standalone_mode=False)
+
+
+def started(instance: DagsterInstance, run: DagsterRun, alive: Callable[[DagsterRun], bool]) -> DagsterRun:
+    """The run once its process has started it (or ended, or died): only then are Dagster's interrupt handlers in
+    place and is CANCELING kept. A terminate right after the launch would otherwise be lost twice over: a signal
+    in the new process's first imports kills it without a word, and the run's start event turns CANCELING back
+    into STARTED, so the interruption is taken for a failure."""
+    deadline = time.monotonic() + START_WAIT_SECONDS
+    while run.status in (DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED) and time.monotonic() < deadline:
+        if not alive(run):
+            break
+        time.sleep(0.1)
+        run = instance.get_run_by_id(run.run_id) or run
+    return run
+
+
+def forked_worker_gone(run: DagsterRun) -> bool:
+    worker = Worker.from_tags(dict(run.tags))
+    return worker is not None and bool(gone(worker))
+
+
+class PaidDockerRunLauncher(DockerRunLauncher):
+    """The deployment's launcher: Dagster's DockerRunLauncher (a container per run), whose terminate first waits
+    for the run to start (see `started`; `container.stop` sends SIGTERM, which Dagster's handlers turn into its
+    interruption once they are in place)."""
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        if run and not run.is_finished:
+            started(self._instance, run, alive=self._container_running)
+        return super().terminate(run_id)
+
+    def _container_running(self, run: DagsterRun) -> bool:
+        if not run.tags.get(DOCKER_CONTAINER_ID_TAG):
+            return True  # the launch has not tagged it yet
+        container = self._get_container(run)
+        return container is not None and container.status in ("created", "running")
 
 
 class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
@@ -150,7 +190,7 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
             return False
         if run.tags.get(LAUNCHER_TAG) != FORKSERVER:
             return self.fallback().terminate(run_id)
-        run = self._started(run)
+        run = started(self._instance, run, alive=lambda r: not forked_worker_gone(r))
         if run.is_finished:
             return False
         self._instance.report_run_canceling(run)
@@ -165,20 +205,6 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
             return False
         os.kill(worker.pid, signal.SIGINT)
         return True
-
-    def _started(self, run: DagsterRun) -> DagsterRun:
-        """The run once its process has started it (or ended, or died): only then are Dagster's interrupt handlers
-        in place and is CANCELING kept. A terminate right after the launch would otherwise be lost twice over:
-        a SIGINT in the new process's first imports kills it without a word, and the run's start event turns
-        CANCELING back into STARTED, so the interruption is taken for a failure (and retried)."""
-        deadline = time.monotonic() + START_WAIT_SECONDS
-        while run.status in (DagsterRunStatus.STARTING, DagsterRunStatus.NOT_STARTED) and time.monotonic() < deadline:
-            worker = Worker.from_tags(dict(run.tags))
-            if worker is not None and gone(worker):
-                break
-            time.sleep(0.1)
-            run = self._instance.get_run_by_id(run.run_id) or run
-        return run
 
     # --- run monitoring ---
 

@@ -101,8 +101,8 @@ class Deployment:
                 ConcurrencySettings(max_runs=self.max_runs, per_repository=self.per_repository)
             ),
             "run_launcher": {
-                "module": "dagster_docker",
-                "class": "DockerRunLauncher",
+                "module": "paid_dagster.run_launcher",
+                "class": "PaidDockerRunLauncher",  # Dagster's DockerRunLauncher; terminate waits for the start
                 "config": {
                     "image": self.image,
                     "network": self.network,

@@ -139,6 +139,47 @@ def test_kill_9_of_the_daemon_with_runs_in_flight(deployment: Running) -> None:
     assert orphans == [], "the dead run's sandbox outlived the next sandbox start"
 
 
+def test_a_stop_while_the_run_container_starts_cancels_it_for_good(deployment: Running) -> None:
+    """`paid stop` while the run's container is still starting (before Dagster marks the run started): the stop
+    waits for the start, so the run ends CANCELED, not FAILED or stuck CANCELING (a SIGTERM during the imports
+    killed the process without a word; the run's start event turned CANCELING back into STARTED), and the cancel
+    is recorded once with who, told once, never retried and never published."""
+    client = deployment.client
+    before = {c.id for c in deployment.run_containers()}
+    issue = deployment.as_user(
+        "writer",
+        "POST",
+        f"/repos/{SAMPLE_REPO}/issues",
+        json={"title": SAMPLE_ISSUE_TITLE, "body": sample_issue_body()},
+    )
+    number = int(issue["number"])
+    deployment.label(number)
+
+    def new_build_container() -> Any:
+        found = [c for c in deployment.run_containers() if c.id not in before]
+        return next((c for c in found if c.labels.get("dagster/job_name") == "paid_build"), None)
+
+    container = wait_for(new_build_container, 300, f"the run container of issue {number}", interval=0.1)
+    run_id = container.labels["dagster/run_id"]
+    stopped_at = time.time()
+    webserver = client.containers.get(f"{deployment.name}-webserver")
+    code, output = webserver.exec_run(["paid", "stop", f"{SAMPLE_REPO}#{number}", "--by", "mona", "--wait", "180"])
+    assert code == 0, output.decode(errors="replace")
+    run = next(r for r in build_runs(deployment, number) if r["run_id"] == run_id)
+    assert run["status"] == "CANCELED"
+    assert run["started"] is not None and stopped_at < run["started"]  # the stop came before the run's start
+    key = issue_key(SAMPLE_REPO, number)
+    wait_for(lambda: sum("<!-- paid:canceled:" in c for c in deployment.comments(number)), 60, "the comment")
+    time.sleep(3 * 3 + 3)  # three retry-sensor intervals (PAID_SENSOR_INTERVAL=3): nothing may follow
+    recorded = deployment.ledger(key, ["run.finished", "run.failed", "retry.scheduled", "pr.opened"])
+    assert [(e["kind"], e["data"].get("outcome"), e["data"].get("canceled_by")) for e in recorded] == [
+        ("run.finished", "canceled", "mona")
+    ]
+    assert [r["run_id"] for r in build_runs(deployment, number)] == [run_id]  # no retry
+    assert sum("<!-- paid:canceled:" in c for c in deployment.comments(number)) == 1
+    assert deployment.pulls_of(number) == []
+
+
 def test_status_and_logs(deployment: Running) -> None:
     status = paid("deploy", "status", *deployment.args)
     assert status.returncode == 0, status.stderr

@@ -55,6 +55,7 @@ def test_dagster_makes_the_instance_from_the_rendered_file(
     from dagster import DagsterInstance
     from dagster_docker import DockerRunLauncher
 
+    from paid_dagster.run_launcher import PaidDockerRunLauncher
     from paid_dagster.run_queue import PaidRunCoordinator
 
     d = deployment(tmp_path / "state")
@@ -75,7 +76,7 @@ def test_dagster_makes_the_instance_from_the_rendered_file(
             {"key": "paid/build_of", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
         ]
         launcher = instance.run_launcher
-        assert isinstance(launcher, DockerRunLauncher)
+        assert isinstance(launcher, DockerRunLauncher) and isinstance(launcher, PaidDockerRunLauncher)
         assert launcher.image == "paid-deploy:test"
         assert launcher.networks == ["paid-layout"]
         assert launcher.container_kwargs["auto_remove"] is True
