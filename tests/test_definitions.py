@@ -68,3 +68,16 @@ def test_loading_the_definitions_imports_no_stand_in() -> None:
     code = "import sys, paid_dagster.definitions; print([m for m in sys.modules if m.startswith('paid_standins')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", timeout=300, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_loading_the_definitions_imports_no_model_library() -> None:
+    """litellm and mini-swe-agent (about 3 s of imports) load at the first model call: the code server, the
+    daemon, the CLI and every scoring or rollup run start without them."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, paid_dagster.definitions; print(sorted({'litellm', 'minisweagent', 'openai'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr

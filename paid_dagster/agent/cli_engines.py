@@ -25,9 +25,8 @@ from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..sandbox import DEFAULT_IMAGE, Sandbox, open_sandbox, toolchain_dirs
 from ..secrets import redact
-from .engine import EngineResult
 from .guardrails import Budget
-from .outcome import RunOutcome
+from .outcome import EngineResult, RunOutcome
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ supplies the model (every call through `LLMGateway`, so it is priced and recorde
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from minisweagent.agents.default import DefaultAgent
@@ -20,7 +19,7 @@ from ..llm import LLMError, LLMGateway
 from ..llm.gateway import BudgetExceeded
 from ..sandbox import Sandbox
 from .guardrails import WIND_DOWN, Budget, Trip, check_before_call, nearly_spent, repeated_action
-from .outcome import TRIPS, Interruption, RunOutcome
+from .outcome import TRIPS, EngineResult, Interruption, RunOutcome
 from .progress import Progress, TurnReport, intent_of, silent
 
 OUTCOMES = {
@@ -29,17 +28,6 @@ OUTCOMES = {
     "TimeExceeded": RunOutcome.TIMEOUT,
     "RepeatedFormatError": RunOutcome.FORMAT_ERRORS,
 }
-
-
-@dataclass
-class EngineResult:
-    outcome: RunOutcome
-    turns: int
-    cost_usd: float
-    summary: str
-    commands: list[str] = field(default_factory=list)
-    tripped: str | None = None
-    wound_down: bool = False
 
 
 class Tripped(InterruptAgentFlow):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -36,3 +37,17 @@ class Interruption(ABC):  # noqa: B024 (no abstract method: it only classifies)
     @classmethod
     def __subclasshook__(cls, candidate: type) -> bool:
         return issubclass(candidate, BaseException) and not issubclass(candidate, Exception)
+
+
+@dataclass
+class EngineResult:
+    """What an engine (mini-swe-agent or a CLI) hands back: here, apart from the engines, so that a process that
+    runs none of them (scoring, the CLI) does not import them."""
+
+    outcome: RunOutcome
+    turns: int
+    cost_usd: float
+    summary: str
+    commands: list[str] = field(default_factory=list)
+    tripped: str | None = None
+    wound_down: bool = False

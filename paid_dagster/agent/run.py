@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checks.feedback import feedback, pr_section
 from ..checks.findings import CheckResult, summarize
@@ -25,11 +25,13 @@ from ..preparation import EnvironmentCache, Preparation, prepare_environment
 from ..safe_text import clean, one_line
 from ..sandbox import Sandbox, open_sandbox
 from .cli_engines import CLI_ENGINES
-from .engine import Engine, EngineResult, MiniSweAgentEngine
 from .guardrails import Budget
-from .outcome import RunOutcome
+from .outcome import EngineResult, RunOutcome
 from .progress import Progress, silent
 from .prompts import RenderedPrompt, render_follow_up, render_task
+
+if TYPE_CHECKING:
+    from .engine import Engine
 from .workspace import Workspace
 
 
@@ -106,6 +108,8 @@ def choose_engine(
     """The engine a repository asked for in paid.yaml: the built-in one, or a CLI adapter."""
     name = settings.engine
     if name == "mini-swe-agent":
+        from .engine import MiniSweAgentEngine  # mini-swe-agent and litellm: only a process that runs an agent
+
         return MiniSweAgentEngine(gateway, stream, run_id, system_template, progress)
     if name in CLI_ENGINES:
         model = gateway.settings.name.split("/", 1)[-1] if gateway.settings.name else None

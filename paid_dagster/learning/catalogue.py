@@ -10,8 +10,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import litellm
-
 from ..config import ModelSettings, PaidConfig
 
 # What "cheaper" compares: the price of one typical call. Agent turns send the conversation so far and answer
@@ -42,7 +40,9 @@ class CatalogueEntry:
 def litellm_info(name: str) -> dict[str, Any] | None:
     """litellm's entry for the model (its bundled map, and models registered since), or None if it has none."""
     try:
-        return dict(litellm.get_model_info(name))
+        from ..llm.gateway import litellm_module
+
+        return dict(litellm_module().get_model_info(name))
     except Exception:  # litellm says "unknown model" with several exception types
         return None
 

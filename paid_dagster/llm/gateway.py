@@ -8,16 +8,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import litellm
-
 from ..config import ModelSettings
 from ..learning.decisions import Decision, DecisionKind, decision_key, record_decision
 from ..ledger import Ledger
 from ..ledger.kinds import Kind
 from ..secrets import SECRETS, redact, redact_obj
 
-litellm.suppress_debug_info = True
-litellm.telemetry = False
+
+def litellm_module() -> Any:
+    """litellm, imported at the first model call (about 3 s of imports: a process that calls no model, such as a
+    scoring run or the CLI, never pays them) and configured once."""
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
 
 
 class LLMError(RuntimeError):
@@ -60,7 +65,7 @@ def register_prices(settings: ModelSettings) -> None:
         "max_input_tokens": 200000,
         "max_output_tokens": 8192,
     }
-    litellm.register_model({settings.name: entry, settings.name.split("/", 1)[-1]: entry})
+    litellm_module().register_model({settings.name: entry, settings.name.split("/", 1)[-1]: entry})
 
 
 class LLMGateway:
@@ -153,7 +158,9 @@ class LLMGateway:
         messages = [{**m, "content": redact_obj(m.get("content"))} for m in messages]
         started = time.monotonic()
         try:
-            response = litellm.completion(model=self.settings.name, messages=messages, **self._kwargs(), **extra)
+            response = litellm_module().completion(
+                model=self.settings.name, messages=messages, **self._kwargs(), **extra
+            )
         except Exception as exc:  # litellm raises many provider-specific types
             latency = (time.monotonic() - started) * 1000
             self._record_error(stream, purpose, run_id, redact(str(exc)), type(exc).__name__, round(latency, 1))
@@ -168,7 +175,7 @@ class LLMGateway:
         details = getattr(usage, "prompt_tokens_details", None)
         tokens_cached = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
         try:
-            cost = float(litellm.completion_cost(completion_response=response, model=self.settings.name))
+            cost = float(litellm_module().completion_cost(completion_response=response, model=self.settings.name))
         except Exception:  # an unpriced model: recorded as 0 and visible as such
             cost = 0.0
         reply = LLMReply(
