@@ -117,12 +117,17 @@ def forge_token(deployment: Deployment, timeout: float = 60.0) -> str:
 def down(client: Any, deployment: Deployment, volumes: bool = False, log: Log = print) -> None:
     """Every container of the deployment (services, runs, and the sandboxes of its runs), then its network; the
     database's volume too with `volumes`."""
-    containers = _containers(client, deployment)
-    run_hosts = {c.id[:12] for c in containers if c.labels.get("paid.role") == "run"}
-    for container in reversed(containers):
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
-            log(f"removed {container.name}")
+    run_hosts: set[str] = set()
+    for _ in range(3):  # again for what the daemon launched while it was being removed
+        containers = _containers(client, deployment)
+        if not containers:
+            break
+        run_hosts |= {c.id[:12] for c in containers if c.labels.get("paid.role") == "run"}
+        # The daemon first: it launches run containers, and one launched during `down` would be left behind.
+        for container in sorted(containers, key=lambda c: c.labels.get("paid.role") != "daemon"):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+                log(f"removed {container.name}")
     for sandbox in client.containers.list(all=True, filters={"label": "paid.sandbox=1"}):
         if sandbox.labels.get("paid.owner_host") in run_hosts:
             with contextlib.suppress(Exception):
