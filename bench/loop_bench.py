@@ -4,6 +4,7 @@ beside the same git and HTTP work done by a plain script (clone, edit, commit, p
 from __future__ import annotations
 
 import base64
+import importlib
 import os
 import subprocess
 import sys
@@ -52,6 +53,11 @@ def in_process(tmp: Path) -> float:
     os.environ["PAID_CONFIG"] = str(stack.config_path)
     os.environ["PAID_LEDGER_URL"] = f"sqlite:///{tmp / 'inproc-ledger.sqlite3'}"
     from paid_dagster.definitions import defs
+
+    # The baseline is the loop's own work with its libraries loaded, as when the definitions imported them all:
+    # the model libraries now load at the first model call, and that import is not the loop's work.
+    importlib.import_module("litellm")
+    importlib.import_module("paid_dagster.agent.engine")  # mini-swe-agent
 
     (tmp / "inproc-home").mkdir()
     try:
