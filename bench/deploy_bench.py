@@ -41,13 +41,6 @@ def in_process(tmp: Path) -> list[float]:
     return times
 
 
-def new_issue(running: Any, repo: str) -> int:
-    from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
-
-    body = {"title": SAMPLE_ISSUE_TITLE, "body": sample_issue_body()}
-    return int(running.as_user("writer", "POST", f"/repos/{repo}/issues", json=body)["number"])
-
-
 def label(running: Any, repo: str, number: int) -> None:
     running.as_user("writer", "POST", f"/repos/{repo}/issues/{number}/labels", json={"labels": ["paid-build"]})
 
@@ -64,7 +57,7 @@ def one_by_one(running: Any, wait_for: Any) -> dict[str, tuple[float, float]]:
 
     timings = {}
     for i in range(ISSUES):
-        number = new_issue(running, SAMPLE_REPO) if i else 1
+        number = running.new_issue(SAMPLE_REPO) if i else 1
         labeled = time.time()
         label(running, SAMPLE_REPO, number)
         wait_for(lambda n=number: linked(running, SAMPLE_REPO, n), 600, f"the PR link on #{number}", interval=0.2)
@@ -91,7 +84,7 @@ def phases(running: Any, timings: dict[str, tuple[float, float]]) -> dict[str, l
 def at_once(running: Any, wait_for: Any, repos: list[str]) -> tuple[list[float], float, dict[str, int]]:
     """20 issues over the repositories labeled together: each one's label → PR link, the whole batch's seconds,
     and per repository the most of these runs in progress at one moment (from Dagster's run records)."""
-    issues = [(repos[i % len(repos)], new_issue(running, repos[i % len(repos)])) for i in range(AT_ONCE)]
+    issues = [(repos[i % len(repos)], running.new_issue(repos[i % len(repos)])) for i in range(AT_ONCE)]
     labeled = {}
     for repo, number in issues:
         label(running, repo, number)

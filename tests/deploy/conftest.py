@@ -101,6 +101,13 @@ class Running:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    def new_issue(self, repo: str = SAMPLE_REPO) -> int:
+        """A new issue like the sample's, opened by the writer; its number."""
+        from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, sample_issue_body
+
+        body = {"title": SAMPLE_ISSUE_TITLE, "body": sample_issue_body()}
+        return int(self.as_user("writer", "POST", f"/repos/{repo}/issues", json=body)["number"])
+
     def label(self, number: int) -> None:
         self.as_user("writer", "POST", f"/repos/{SAMPLE_REPO}/issues/{number}/labels", json={"labels": ["paid-build"]})
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from docker.errors import NotFound
-from paid_standins.forge.seed import SAMPLE_ISSUE_TITLE, SAMPLE_REPO, sample_issue_body
+from paid_standins.forge.seed import SAMPLE_REPO
 
 from paid_dagster.keys import issue_key
 
@@ -79,13 +79,7 @@ def test_kill_9_of_the_daemon_with_runs_in_flight(deployment: Running) -> None:
     then `up`: run monitoring fails the dead run; nothing is launched twice; the relabel's attempt ends in one
     PR and one link comment; the dead run's sandbox is reaped."""
     client = deployment.client
-    issue = deployment.as_user(
-        "writer",
-        "POST",
-        f"/repos/{SAMPLE_REPO}/issues",
-        json={"title": SAMPLE_ISSUE_TITLE, "body": sample_issue_body()},
-    )
-    number = int(issue["number"])
+    number = deployment.new_issue()
     deployment.label(number)
 
     def in_flight() -> Any:
@@ -146,13 +140,7 @@ def test_a_stop_while_the_run_container_starts_cancels_it_for_good(deployment: R
     is recorded once with who, told once, never retried and never published."""
     client = deployment.client
     before = {c.id for c in deployment.run_containers()}
-    issue = deployment.as_user(
-        "writer",
-        "POST",
-        f"/repos/{SAMPLE_REPO}/issues",
-        json={"title": SAMPLE_ISSUE_TITLE, "body": sample_issue_body()},
-    )
-    number = int(issue["number"])
+    number = deployment.new_issue()
     deployment.label(number)
 
     def new_build_container() -> Any:
