@@ -29,10 +29,10 @@ from .guardrails import Budget
 from .outcome import EngineResult, RunOutcome
 from .progress import Progress, silent
 from .prompts import RenderedPrompt, render_follow_up, render_task
+from .workspace import Workspace
 
 if TYPE_CHECKING:
-    from .engine import Engine
-from .workspace import Workspace
+    from .engine import Engine  # mini-swe-agent and litellm: imported where the built-in engine is chosen
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import yaml
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.launcher.base import WorkerStatus
+from paid_standins.dagster_dev import wait_until
 
 from paid_dagster.run_launcher import FORKSERVER, LAUNCHER_TAG, ForkserverRunLauncher
 from paid_dagster.worker import Worker
@@ -66,13 +66,7 @@ defs = Definitions(jobs=[record_job, wait_job])
 
 
 def wait_for(predicate, seconds: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+    return wait_until(predicate, seconds, interval=0.1, what=what)
 
 
 def write_jobs(code: Path, mark: str) -> Path:
