@@ -161,15 +161,8 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         self._instance.report_engine_event(
             f"Forked the run's process from the warm forkserver (pid {pid}).", run, cls=self.__class__
         )
-        self._forget_ended()
         self._processes[run.run_id] = process
-
-    def _forget_ended(self) -> None:
-        """Releases the handles of runs that ended: a daemon launches runs for months, one handle each."""
-        for run_id, process in list(self._processes.items()):
-            if not process.is_alive():
-                process.close()
-                del self._processes[run_id]
+        multiprocessing.active_children()  # reaps the handles of runs that ended
 
     def _runs_here(self, origin: JobPythonOrigin | None) -> bool:
         """A run whose code this interpreter can load: same Python executable as this process."""
@@ -224,9 +217,9 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         default launcher, or whose worker is on another host), which leaves it to run monitoring's timeouts as
         with the default launcher."""
         worker = Worker.from_tags(dict(run.tags))
-        if worker is None or run.tags.get(LAUNCHER_TAG) != FORKSERVER or (dead := gone(worker)) is None:
+        if run.tags.get(LAUNCHER_TAG) != FORKSERVER or worker is None or gone(worker) is None:
             return CheckRunHealthResult(WorkerStatus.RUNNING, "not a forked run of this host")
-        if dead:
+        if gone(worker):
             return CheckRunHealthResult(WorkerStatus.FAILED, f"the run's process (pid {worker.pid}) is gone")
         return CheckRunHealthResult(WorkerStatus.RUNNING)
 
@@ -238,4 +231,3 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         deadline = time.monotonic() + timeout
         for process in list(self._processes.values()):
             process.join(max(0.0, deadline - time.monotonic()))
-        self._forget_ended()
